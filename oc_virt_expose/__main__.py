@@ -1,0 +1,5 @@
+import sys
+
+from oc_virt_expose.cli import main
+
+sys.exit(main())

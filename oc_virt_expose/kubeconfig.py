@@ -1,0 +1,467 @@
+"""Connection settings resolved from flags, kubeconfig files and the environment, as kubectl resolves them.
+
+Why not `kubernetes.config`: importing it runs `kubernetes/__init__.py`, which imports the whole client
+(~300 ms, longer than the whole command should take), and its merging of several KUBECONFIG files, its
+in-cluster namespace and its exec plugins differ from kubectl's. The rules here follow client-go's
+`tools/clientcmd` (loader.go, client_config.go, merged_client_builder.go) with PyYAML (~10 ms):
+
+- Files: `--kubeconfig` alone (it must exist), else each file of KUBECONFIG (missing ones skipped), else
+  `~/.kube/config`. The first file that names a cluster, user or context wins that whole entry; the first
+  file that sets `current-context` wins it. Relative paths are relative to the file that holds them.
+- `--context`, `--cluster`, `--user` pick entries; `--server`, `--certificate-authority`,
+  `--insecure-skip-tls-verify`, `--token` override fields of the chosen entries.
+- With no usable cluster at all, the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, its token
+  and CA) is used. Namespace: `-n`, else the context's, else the in-cluster one (POD_NAMESPACE, then the
+  service account's namespace file) when running in a pod, else `default`.
+- Credentials are resolved here (token, token file, client certificate, basic auth, exec plugin
+  settings) but nothing is run or sent: `client.py` runs an exec plugin at the first request, as kubectl.
+
+Nothing secret is ever part of a message or a `repr()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from oc_virt_expose.errors import UsageError, VirtExposeError
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+EXEC_EXTENSION = "client.authentication.k8s.io/exec"
+EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
+                   "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+@dataclass(frozen=True)
+class ConnectionFlags:
+    """The connection flags as given on the command line (None: not given)."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    cluster: str | None = None
+    user: str | None = None
+    namespace: str | None = None
+    server: str | None = None
+    token: str | None = field(default=None, repr=False)
+    certificate_authority: str | None = None
+    insecure_skip_tls_verify: bool = False
+    tls_server_name: str | None = None
+    request_timeout: str | None = None
+    as_user: str | None = None
+    as_groups: tuple[str, ...] = ()
+    as_uid: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """An exec credential plugin of a kubeconfig user (client.authentication.k8s.io v1 or v1beta1)."""
+
+    command: str
+    api_version: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    install_hint: str = ""
+    provide_cluster_info: bool = False
+    interactive_mode: str = "IfAvailable"
+    cluster_config: Any = field(default=None, repr=False)  # the cluster's exec extension, if any
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Everything needed to talk to one API server as one user; secrets are left out of repr()."""
+
+    server: str
+    namespace: str
+    context: str = ""
+    cluster: str = ""
+    user: str = ""
+    namespace_explicit: bool = False  # from -n or the context, not a default
+    in_cluster: bool = False
+    ca_file: str = ""
+    ca_data: bytes = field(default=b"", repr=False)
+    insecure: bool = False
+    tls_server_name: str = ""
+    proxy_url: str = ""
+    token: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    cert_file: str = ""
+    cert_data: bytes = field(default=b"", repr=False)
+    key_file: str = ""
+    key_data: bytes = field(default=b"", repr=False)
+    exec: ExecConfig | None = None
+    impersonate_user: str = ""
+    impersonate_uid: str = ""
+    impersonate_groups: tuple[str, ...] = ()
+    impersonate_extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    request_timeout: float | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.server.startswith("https://")
+
+
+def parse_duration(text: str, *, what: str = "duration") -> float:
+    """Seconds in a Go duration (`90s`, `1m30s`, `500ms`) or a bare integer of seconds, as kubectl."""
+    value = text.strip()
+    if value.isdigit():
+        return float(value)
+    sign = -1.0 if value.startswith("-") else 1.0
+    body = value.lstrip("+-")
+    parts = _DURATION_PART.findall(body)
+    if not body or "".join(number + unit for number, unit in parts) != body:
+        raise UsageError(f"invalid {what} {text!r}: use an integer of seconds or a number with a unit"
+                         " (e.g. 30s, 2m, 1h30m)")
+    return sign * sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def parse_request_timeout(text: str | None) -> float | None:
+    """kubectl's --request-timeout: None or 0 for no timeout."""
+    if text is None or text == "":
+        return None
+    seconds = parse_duration(text, what="--request-timeout")
+    return seconds if seconds > 0 else None
+
+
+def load_connection(flags: ConnectionFlags, environ: Mapping[str, str] | None = None, *,
+                    service_account_dir: str = SERVICE_ACCOUNT_DIR) -> Connection:
+    """Resolve the connection as kubectl would for these flags; raise UsageError/VirtExposeError."""
+    env = os.environ if environ is None else environ
+    timeout = parse_request_timeout(flags.request_timeout)
+    if (flags.as_groups or flags.as_uid) and not flags.as_user:
+        raise UsageError("--as-group and --as-uid need --as (the user to impersonate)")
+    config = load_config(config_paths(flags, env), explicit=bool(flags.kubeconfig))
+    context_name = flags.context or config["current-context"]
+    context = _pick_context(config, context_name, required=bool(flags.context))
+    cluster_name = flags.cluster or context.get("cluster", "")
+    user_name = flags.user or context.get("user", "")
+    cluster = _override_cluster(_pick(config, "clusters", cluster_name, bool(flags.cluster)), flags)
+    user = _override_user(_pick(config, "users", user_name, bool(flags.user)), flags)
+    in_cluster = _in_cluster_possible(env, service_account_dir)
+    namespace, explicit = _namespace(flags, context, in_cluster, env, service_account_dir)
+    use_in_cluster = not _cluster_set(cluster)
+    if use_in_cluster:
+        if not in_cluster:
+            raise VirtExposeError(_no_config_message(flags, env, context_name))
+        cluster, user = _in_cluster(flags, env, service_account_dir)
+        context_name = cluster_name = user_name = ""
+    elif not cluster.get("server"):
+        raise VirtExposeError(f'no server found for cluster "{cluster_name}"'
+                              " (set it in the kubeconfig or pass --server)")
+    base = Connection(server=_server_url(cluster), namespace=namespace, context=context_name,
+                      cluster=cluster_name, user=user_name, namespace_explicit=explicit,
+                      in_cluster=use_in_cluster, request_timeout=timeout)
+    connection = _with_cluster(base, cluster)
+    connection = _with_impersonation(connection, user, flags)
+    if connection.uses_tls:  # kubectl sends credentials only over TLS
+        connection = _with_credentials(connection, user, cluster)
+    return connection
+
+
+def config_paths(flags: ConnectionFlags, environ: Mapping[str, str]) -> list[str]:
+    """The kubeconfig files in precedence order: --kubeconfig, else KUBECONFIG, else ~/.kube/config."""
+    if flags.kubeconfig:
+        return [flags.kubeconfig]
+    listed = environ.get("KUBECONFIG", "")
+    if listed:
+        return list(dict.fromkeys(path for path in listed.split(os.pathsep) if path))
+    home = environ.get("HOME") or environ.get("USERPROFILE") or os.path.expanduser("~")
+    return [os.path.join(home, ".kube", "config")]
+
+
+def load_config(paths: list[str], *, explicit: bool = False) -> dict[str, Any]:
+    """Merge kubeconfig files: the first file to name an entry or set current-context wins it."""
+    merged: dict[str, Any] = {"current-context": "", "clusters": {}, "users": {}, "contexts": {},
+                              "files": []}
+    for path in paths:
+        document = _read_file(path, explicit=explicit)
+        if document is None:
+            continue
+        merged["files"].append(path)
+        if not merged["current-context"]:
+            merged["current-context"] = _text(document.get("current-context"))
+        base = os.path.dirname(os.path.abspath(path))
+        for section, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for name, entry in _named_entries(document, section, key, path).items():
+                merged[section].setdefault(name, _resolve_paths(section, entry, base))
+    return merged
+
+
+def _read_file(path: str, *, explicit: bool) -> dict[str, Any] | None:
+    import yaml  # ~10 ms; only a command that talks to the cluster pays it
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        if explicit:
+            raise VirtExposeError(f'kubeconfig file "{path}" (--kubeconfig) does not exist') from None
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise VirtExposeError(f'cannot read kubeconfig file "{path}": {_reason(error)}') from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise VirtExposeError(f'error loading kubeconfig file "{path}": not valid YAML{where}') from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise VirtExposeError(f'error loading kubeconfig file "{path}": not a kubeconfig (no mapping)')
+    return document
+
+
+def _named_entries(document: dict[str, Any], section: str, key: str, path: str) -> dict[str, dict]:
+    entries: dict[str, dict] = {}
+    for item in document.get(section) or []:
+        if not isinstance(item, dict) or not isinstance(item.get(key) or {}, dict):
+            raise VirtExposeError(f'error loading kubeconfig file "{path}": malformed entry in {section}')
+        entries[_text(item.get("name"))] = dict(item.get(key) or {})  # a later duplicate replaces
+    return entries
+
+
+def _resolve_paths(section: str, entry: dict[str, Any], base: str) -> dict[str, Any]:
+    keys = {"clusters": ("certificate-authority",),
+            "users": ("client-certificate", "client-key", "tokenFile")}.get(section, ())
+    for key in keys:
+        if entry.get(key):
+            entry[key] = os.path.join(base, os.path.expanduser(_text(entry[key])))
+    exec_ = entry.get("exec")
+    if isinstance(exec_, dict) and os.sep in _text(exec_.get("command")):
+        exec_ = dict(exec_, command=os.path.join(base, _text(exec_["command"])))
+        entry["exec"] = exec_
+    return entry
+
+
+def _pick_context(config: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
+    if not name:
+        return {}
+    if name not in config["contexts"]:
+        known = ", ".join(sorted(config["contexts"])) or "none"
+        origin = "--context" if required else "current-context"
+        raise VirtExposeError(f'context "{name}" ({origin}) not found in the kubeconfig'
+                              f" {_files(config)} (contexts: {known})")
+    return {key: _text(value) for key, value in config["contexts"][name].items()}
+
+
+def _pick(config: dict[str, Any], section: str, name: str, required: bool) -> dict[str, Any]:
+    entry = config[section].get(name)
+    if entry is None and required:
+        flag = "--cluster" if section == "clusters" else "--user"
+        known = ", ".join(sorted(config[section])) or "none"
+        raise VirtExposeError(f'{section[:-1]} "{name}" ({flag}) not found in the kubeconfig'
+                              f" {_files(config)} ({section}: {known})")
+    return dict(entry or {})
+
+
+def _override_cluster(cluster: dict[str, Any], flags: ConnectionFlags) -> dict[str, Any]:
+    if flags.server:
+        cluster["server"] = flags.server
+    if flags.insecure_skip_tls_verify or flags.certificate_authority:
+        # as kubectl: either flag replaces the kubeconfig's whole CA/skip-verify choice
+        cluster["insecure-skip-tls-verify"] = flags.insecure_skip_tls_verify
+        cluster["certificate-authority"] = os.path.abspath(flags.certificate_authority or "") \
+            if flags.certificate_authority else ""
+        cluster.pop("certificate-authority-data", None)
+    if flags.tls_server_name or flags.server:
+        cluster["tls-server-name"] = flags.tls_server_name or ""
+    return cluster
+
+
+def _override_user(user: dict[str, Any], flags: ConnectionFlags) -> dict[str, Any]:
+    if flags.token:
+        user["token"] = flags.token
+    return user
+
+
+def _cluster_set(cluster: dict[str, Any]) -> bool:
+    return any(value not in (None, "", False, [], {}) for value in cluster.values())
+
+
+def _in_cluster_possible(environ: Mapping[str, str], sa_dir: str) -> bool:
+    return bool(environ.get("KUBERNETES_SERVICE_HOST") and environ.get("KUBERNETES_SERVICE_PORT")
+                and os.path.isfile(os.path.join(sa_dir, "token")))
+
+
+def _in_cluster(flags: ConnectionFlags, environ: Mapping[str, str],
+                sa_dir: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod's service account, overridable by --server, --token and --certificate-authority."""
+    host, port = environ["KUBERNETES_SERVICE_HOST"], environ["KUBERNETES_SERVICE_PORT"]
+    host = f"[{host}]" if ":" in host else host
+    cluster = {"server": flags.server or f"https://{host}:{port}",
+               "certificate-authority": os.path.abspath(flags.certificate_authority or "")
+               if flags.certificate_authority else os.path.join(sa_dir, "ca.crt"),
+               "insecure-skip-tls-verify": flags.insecure_skip_tls_verify,
+               "tls-server-name": flags.tls_server_name or ""}
+    if flags.insecure_skip_tls_verify and not flags.certificate_authority:
+        cluster["certificate-authority"] = ""
+    user = {"token": flags.token} if flags.token else {"tokenFile": os.path.join(sa_dir, "token")}
+    return cluster, user
+
+
+def _namespace(flags: ConnectionFlags, context: dict[str, Any], in_cluster: bool,
+               environ: Mapping[str, str], sa_dir: str) -> tuple[str, bool]:
+    if flags.namespace:
+        return flags.namespace, True
+    if context.get("namespace"):
+        return context["namespace"], True
+    if in_cluster:
+        if environ.get("POD_NAMESPACE"):
+            return environ["POD_NAMESPACE"], True
+        try:
+            with open(os.path.join(sa_dir, "namespace"), encoding="utf-8") as stream:
+                namespace = stream.read().strip()
+        except OSError:
+            namespace = ""
+        if namespace:
+            return namespace, True
+    return "default", False
+
+
+def _server_url(cluster: dict[str, Any]) -> str:
+    """The server as a URL without a trailing slash; a bare host:port gets https when TLS is set up."""
+    server = _text(cluster.get("server")).rstrip("/")
+    if "://" not in server:
+        tls = cluster.get("certificate-authority") or cluster.get("certificate-authority-data") \
+            or cluster.get("insecure-skip-tls-verify")
+        server = ("https://" if tls else "http://") + server
+    scheme = server.split("://", 1)[0].lower()
+    if scheme not in ("http", "https") or not server.split("://", 1)[1]:
+        raise VirtExposeError(f'server "{server}" is not an http(s) URL or a host:port pair')
+    return server.split("?", 1)[0].split("#", 1)[0]
+
+
+def _with_cluster(connection: Connection, cluster: dict[str, Any]) -> Connection:
+    name = connection.cluster or "in-cluster"
+    ca_data = _base64(cluster.get("certificate-authority-data"), f'certificate-authority-data of "{name}"')
+    ca_file = _text(cluster.get("certificate-authority"))
+    if ca_file and not ca_data and not os.path.isfile(ca_file):
+        raise VirtExposeError(f'cannot read certificate-authority "{ca_file}" of cluster "{name}"')
+    return replace(connection, ca_file="" if ca_data else ca_file, ca_data=ca_data,
+                   insecure=bool(cluster.get("insecure-skip-tls-verify")),
+                   tls_server_name=_text(cluster.get("tls-server-name")),
+                   proxy_url=_text(cluster.get("proxy-url")))
+
+
+def _with_impersonation(connection: Connection, user: dict[str, Any],
+                        flags: ConnectionFlags) -> Connection:
+    if flags.as_user:
+        groups, uid, extra = tuple(flags.as_groups), flags.as_uid or "", {}
+        name = flags.as_user
+    else:
+        name, uid = _text(user.get("as")), _text(user.get("as-uid"))
+        groups = tuple(_text(group) for group in user.get("as-groups") or ())
+        extra = user.get("as-user-extra") or {}
+        if (groups or uid or extra) and not name:
+            raise VirtExposeError(f'user "{connection.user}" in the kubeconfig asks for impersonated'
+                                  " groups, uid or extra without a user to impersonate (as)")
+    return replace(connection, impersonate_user=name, impersonate_uid=uid, impersonate_groups=groups,
+                   impersonate_extra=tuple((_text(k), tuple(_text(v) for v in values or ()))
+                                           for k, values in extra.items()))
+
+
+def _with_credentials(connection: Connection, user: dict[str, Any],
+                      cluster: dict[str, Any]) -> Connection:
+    who = f'user "{connection.user}"' if connection.user else "the in-cluster service account"
+    token = _text(user.get("token")) or _read_token(_text(user.get("tokenFile")), who)
+    cert_data = _base64(user.get("client-certificate-data"), f"client-certificate-data of {who}")
+    key_data = _base64(user.get("client-key-data"), f"client-key-data of {who}")
+    cert_file = "" if cert_data else _text(user.get("client-certificate"))
+    key_file = "" if key_data else _text(user.get("client-key"))
+    if (cert_data or cert_file) and not (key_data or key_file):
+        raise VirtExposeError(f"{who} has a client certificate but no client key"
+                              " (client-key or client-key-data)")
+    username, password = _text(user.get("username")), _text(user.get("password"))
+    if token and (username or password):
+        raise VirtExposeError(f"{who} has both a token and a username/password: only one is allowed")
+    provider = user.get("auth-provider")
+    if isinstance(provider, dict) and not token:
+        token = _auth_provider_token(provider, who)
+    return replace(connection, token=token, username=username, password=password,
+                   cert_file=cert_file, cert_data=cert_data, key_file=key_file, key_data=key_data,
+                   exec=_exec_config(user.get("exec"), cluster, who))
+
+
+def _read_token(path: str, who: str) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read().strip()
+    except OSError as error:
+        raise VirtExposeError(f'cannot read the token file "{path}" of {who}: {_reason(error)}') from None
+
+
+def _auth_provider_token(provider: dict[str, Any], who: str) -> str:
+    """An OIDC id-token kept by an old auth-provider login; other providers are gone from kubectl."""
+    config = provider.get("config") or {}
+    if provider.get("name") == "oidc" and config.get("id-token"):
+        return _text(config["id-token"])
+    raise VirtExposeError(f'{who} uses the auth-provider "{provider.get("name")}", which virt-expose'
+                          " does not support: use an exec credential plugin (e.g. kubelogin)")
+
+
+def _exec_config(raw: Any, cluster: dict[str, Any], who: str) -> ExecConfig | None:
+    if not isinstance(raw, dict):
+        return None
+    api_version = _text(raw.get("apiVersion"))
+    if api_version not in EXEC_API_VERSIONS:
+        raise VirtExposeError(f'exec plugin of {who}: apiVersion "{api_version}" is not supported'
+                              f" (use {' or '.join(EXEC_API_VERSIONS)})")
+    if not raw.get("command"):
+        raise VirtExposeError(f"exec plugin of {who}: no command")
+    mode = _text(raw.get("interactiveMode")) or ("" if api_version.endswith("/v1") else "IfAvailable")
+    if mode not in ("Never", "IfAvailable", "Always"):
+        raise VirtExposeError(f'exec plugin of {who}: interactiveMode must be Never, IfAvailable or'
+                              f' Always (got "{mode}")')
+    extensions = cluster.get("extensions") or []
+    config = next((item.get("extension") for item in extensions
+                   if isinstance(item, dict) and item.get("name") == EXEC_EXTENSION), None)
+    return ExecConfig(
+        command=_text(raw["command"]), api_version=api_version,
+        args=tuple(_text(arg) for arg in raw.get("args") or ()),
+        env=tuple((_text(item.get("name")), _text(item.get("value"))) for item in raw.get("env") or ()),
+        install_hint=_text(raw.get("installHint")), interactive_mode=mode,
+        provide_cluster_info=bool(raw.get("provideClusterInfo")), cluster_config=config)
+
+
+def _base64(value: Any, what: str) -> bytes:
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(_text(value), validate=False)
+    except ValueError:
+        raise VirtExposeError(f"{what} is not valid base64") from None
+
+
+def _no_config_message(flags: ConnectionFlags, environ: Mapping[str, str], context: str) -> str:
+    if context:
+        return f'context "{context}" names no cluster with a server (pass --server or fix the kubeconfig)'
+    where = "KUBECONFIG" if environ.get("KUBECONFIG") and not flags.kubeconfig else "the kubeconfig"
+    return (f"no cluster to talk to: {where} has no current context, this is not a pod with a service"
+            " account, and no --server was given; log in first (oc login, or a kubeconfig from your"
+            " cluster admin) or pass --kubeconfig/--context")
+
+
+def _files(config: dict[str, Any]) -> str:
+    return ", ".join(config["files"]) or "(no file found)"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or type(error).__name__

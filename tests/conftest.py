@@ -1,0 +1,122 @@
+"""Fixtures shared by the suites: one sandbox cluster per IP stack per session, a fresh namespace per test."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+START_TIMEOUT = 300.0  # the Go programs are built before pytest starts (make test); this is start-up only
+
+
+@dataclass
+class RunningSandbox:
+    """A `python -m tests.sandbox` process, as a user would run it, and what tests need of it."""
+
+    stack: str
+    kubeconfig: Path
+    process: subprocess.Popen[str]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def kubectl(self, *args: str, namespace: str | None = None, check: bool = True,
+                input: str | None = None) -> subprocess.CompletedProcess[str]:
+        command = [str(VENV_BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
+        if namespace:
+            command += ["-n", namespace]
+        result = subprocess.run([*command, *args], capture_output=True, text=True, input=input, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def get(self, *args: str, namespace: str | None = None) -> dict:
+        return json.loads(self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout)
+
+    def apply(self, manifest: dict | str, namespace: str | None = None) -> None:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        self.kubectl("apply", "-f", "-", namespace=namespace, input=text)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(timeout)
+
+
+def start_sandbox(directory: Path, stack: str = "ipv4", seed: str = "empty", *extra: str) -> RunningSandbox:
+    """Starts a sandbox and waits for its ready line (the interface `make sandbox` and the demo use)."""
+    kubeconfig = directory / "kubeconfig"
+    log = directory / "sandbox.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.sandbox", "--kubeconfig", str(kubeconfig), "--stack", stack, "--seed", seed,
+             *extra],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    ready = threading.Event()
+    lines: list[str] = []
+
+    def read_ready_line() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("sandbox ready: "):
+                ready.set()
+                return
+
+    threading.Thread(target=read_ready_line, daemon=True).start()
+    if not ready.wait(START_TIMEOUT) or process.poll() is not None:
+        process.kill()
+        raise RuntimeError(f"sandbox ({stack}) did not start:\n{log.read_text()[-4000:]}")
+    assert lines[-1].strip() == f"sandbox ready: KUBECONFIG={kubeconfig}"
+    return RunningSandbox(stack, kubeconfig, process, log, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+
+
+class SandboxPool:
+    """One sandbox per stack, started on first use, stopped at the end of the session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.running: dict[str, RunningSandbox] = {}
+
+    def get(self, stack: str) -> RunningSandbox:
+        if stack not in self.running:
+            directory = self.root / stack
+            directory.mkdir(parents=True, exist_ok=True)
+            self.running[stack] = start_sandbox(directory, stack, "demo")
+        return self.running[stack]
+
+    def stop_all(self) -> None:
+        for sandbox in self.running.values():
+            sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
+    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"))
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandboxes: SandboxPool) -> RunningSandbox:
+    """The default sandbox: single-stack IPv4, KubeVirt 1.7, seeded with the demo objects."""
+    return sandboxes.get("ipv4")
+
+
+@pytest.fixture
+def namespace(sandbox: RunningSandbox) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (without waiting) afterwards."""
+    name = f"t-{secrets.token_hex(4)}"
+    sandbox.kubectl("create", "namespace", name)
+    yield name
+    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)

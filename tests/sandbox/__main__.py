@@ -1,0 +1,55 @@
+"""python -m tests.sandbox --kubeconfig PATH [--stack ipv4|ipv6|dual] [--seed demo|empty]
+
+Builds what is missing, starts the sandbox cluster, writes its kubeconfig (current namespace
+example-namespace), prints `sandbox ready: KUBECONFIG=PATH` and serves until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.sandbox.cluster import SEEDS, Sandbox, SandboxOptions
+
+
+def parse(argv: list[str] | None) -> SandboxOptions:
+    parser = argparse.ArgumentParser(prog="python -m tests.sandbox", description=__doc__.splitlines()[2])
+    parser.add_argument("--kubeconfig", type=Path, required=True, help="where to write the kubeconfig")
+    parser.add_argument("--stack", choices=("ipv4", "ipv6", "dual"), default="ipv4",
+                        help="IP families of services and pods (dual: IPv4 first)")
+    parser.add_argument("--seed", choices=SEEDS, default="empty",
+                        help="demo: the seed's VM and friends; empty: only the namespace")
+    parser.add_argument("--kubevirt-version", choices=("1.7",), default="1.7")
+    args = parser.parse_args(argv)
+    return SandboxOptions(kubeconfig=args.kubeconfig.resolve(), stack=args.stack, seed=args.seed,
+                          kubevirt_version=args.kubevirt_version)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    sandbox = Sandbox(options)
+    try:
+        sandbox.start()
+    except (subprocess.CalledProcessError, RuntimeError, TimeoutError) as error:
+        detail = error.stderr.decode(errors="replace").strip() if isinstance(error, subprocess.CalledProcessError) \
+            and error.stderr else ""
+        print(f"sandbox: failed to start: {error} {detail}", file=sys.stderr)
+        for child in sandbox.supervisor.children:
+            print(f"--- {child.name} (last lines of its log)\n{child.tail()}", file=sys.stderr)
+        sandbox.stop()
+        return 1
+    print(f"sandbox ready: KUBECONFIG={options.kubeconfig}", flush=True)
+    stop.wait()
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

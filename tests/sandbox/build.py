@@ -1,0 +1,108 @@
+"""Builds the sandbox's Go programs from their modules, once, into a cache keyed by each module's go.sum."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CACHE = Path(os.environ.get("VIRT_EXPOSE_SANDBOX_CACHE", REPO / ".cache" / "sandbox"))
+
+KUBERNETES_VERSION = "v1.37.2"
+_VERSION_LDFLAGS = " ".join(
+    f"-X k8s.io/component-base/version.{key}={value}"
+    for key, value in {
+        "gitVersion": KUBERNETES_VERSION,
+        "gitMajor": "1",
+        "gitMinor": "37",
+        "gitTreeState": "clean",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "buildDate": "2026-01-01T00:00:00Z",
+    }.items()
+)
+
+
+@dataclass(frozen=True)
+class GoModule:
+    """A Go module of ours under tests/sandbox and the programs it builds (binary name -> package)."""
+
+    directory: Path
+    programs: dict[str, str]
+    ldflags: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256((self.directory / "go.sum").read_bytes())
+        digest.update(self.ldflags.encode())
+        for path in sorted(self.directory.rglob("*.go")):
+            digest.update(path.read_bytes())
+        return f"{self.directory.name}-{digest.hexdigest()[:16]}"
+
+
+MODULES = {
+    "controlplane": GoModule(HERE / "controlplane", {"kube-sandbox": "."}, ldflags=_VERSION_LDFLAGS),
+    "kubevirt-1.7": GoModule(
+        HERE / "kubevirt" / "v1.7",
+        {
+            "virt-controller": "kubevirt.io/kubevirt/cmd/virt-controller",
+            "virt-api": "kubevirt.io/kubevirt/cmd/virt-api",
+            "virtctl": "kubevirt.io/kubevirt/cmd/virtctl",
+            "kubevirt-manifests": "./cmd/manifests",
+        },
+    ),
+    "kwok": GoModule(HERE / "tools" / "kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
+}
+
+
+def _module_of(program: str) -> GoModule:
+    for module in MODULES.values():
+        if program in module.programs:
+            return module
+    raise KeyError(f"no Go module builds {program!r}")
+
+
+def binary(program: str) -> Path:
+    """The path of a built program, building its module's programs first if the cache lacks them."""
+    module = _module_of(program)
+    target = CACHE / module.key
+    built = target / program
+    if built.exists():
+        return built
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be building the same module
+        if not built.exists():
+            _build(module, target)
+    return built
+
+
+def _build(module: GoModule, target: Path) -> None:
+    env = {**os.environ, "CGO_ENABLED": "0", **module.env}
+    for program, package in module.programs.items():
+        started = time.monotonic()
+        print(f"sandbox: building {program} (first run only; cached in {target})", file=sys.stderr)
+        partial = target / f".{program}.partial"
+        command = ["go", "build", "-o", str(partial)]
+        if module.ldflags:
+            command += ["-ldflags", module.ldflags]
+        subprocess.run([*command, package], cwd=module.directory, env=env, check=True)
+        partial.rename(target / program)
+        print(f"sandbox: built {program} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+
+
+def build_all() -> None:
+    for module in MODULES.values():
+        for program in module.programs:
+            binary(program)
+
+
+if __name__ == "__main__":
+    build_all()

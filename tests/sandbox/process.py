@@ -1,0 +1,109 @@
+"""Child processes of a sandbox: started so that they die with it, stopped in order, logged to files."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: the kernel kills it when the sandbox dies, even by SIGKILL."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setpgid(0, 0)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that nothing listens on now (the kernel's choice), for a component to bind next."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Child:
+    """One supervised process; `restart=True` starts it again when it exits on its own."""
+
+    def __init__(self, name: str, argv: Sequence[str], log: Path, env: dict[str, str] | None,
+                 restart: bool) -> None:
+        self.name, self.argv, self.log, self.env, self.restart = name, list(argv), log, env, restart
+        self.starts = 0
+        self.popen = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        with open(self.log, "ab") as log:
+            log.write(f"--- start {self.starts}: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    env=self.env, preexec_fn=_die_with_parent, close_fds=True)
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Supervisor:
+    """Starts children, restarts the ones that must stay up, and stops them all in reverse order.
+
+    Every child's pid is also written to `pids` in the work folder, so the janitor (see janitor.py) can
+    kill and wait for them if the sandbox itself is killed.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.logs = workdir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.children: list[Child] = []
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def spawn(self, name: str, argv: Sequence[str], *, env: dict[str, str] | None = None,
+              restart: bool = False) -> Child:
+        child = Child(name, argv, self.logs / f"{name}.log", env, restart)
+        with self._lock:
+            self.children.append(child)
+            self._record_pids()
+        threading.Thread(target=self._watch, args=(child,), name=f"watch-{name}", daemon=True).start()
+        return child
+
+    def _watch(self, child: Child) -> None:
+        while True:
+            code = child.popen.wait()
+            if self._stopping.is_set():
+                return
+            if not child.restart:
+                print(f"sandbox: {child.name} exited with {code}; log: {child.log}", file=sys.stderr)
+                return
+            print(f"sandbox: {child.name} exited with {code}, restarting", file=sys.stderr)
+            with self._lock:
+                child.popen = child._start()
+                self._record_pids()
+
+    def _record_pids(self) -> None:
+        pids = "".join(f"{c.popen.pid}\n" for c in self.children)
+        (self.workdir / "pids").write_text(pids)
+
+    def stop(self, child: Child, grace: float = 5.0) -> None:
+        child.restart = False
+        if child.popen.poll() is None:
+            child.popen.send_signal(signal.SIGTERM)
+            try:
+                child.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                child.popen.kill()
+                child.popen.wait()
+
+    def stop_all(self, grace: float = 5.0) -> None:
+        """Stops the children last-started first (simulators before controllers before etcd)."""
+        self._stopping.set()
+        for child in reversed(self.children):
+            self.stop(child, grace)
