@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test unit sandbox sandbox-build demo lint clean
+.PHONY: test unit sandbox sandbox-build demo lint clean dist completions
 
 $(INSTALLED): setup.cfg pyproject.toml tests/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,16 @@ sandbox: sandbox-build
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+
+# dist/oc-virt_expose (one file, python3 3.9+) and dist/virt-expose.tar.gz for krew, whose sha256 goes into
+# plugin-manifest.yaml; reproducible (see tests/packaging/build_dist.py). The first run fetches the locked
+# wheels of the bundled dependencies into .cache/dist-wheels.
+dist: $(INSTALLED)
+	$(BIN)/python -m tests.packaging.build_dist --out dist --manifest plugin-manifest.yaml
+
+# completions/: shtab scripts for bash, zsh and tcsh, generated from the real parser (a test fails when stale).
+completions: $(INSTALLED)
+	$(BIN)/python -m oc_virt_expose.completion completions
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .ruff_cache *.egg-info

@@ -1,8 +1,8 @@
 """Service ports: the `--port` syntax, the ports a VM declares, and kubectl's port names.
 
-A `PortSpec` is one port as asked for (by `--port PORT[:TARGET][/PROTOCOL]` or by the VM's pod-network
-interface); `service_ports` completes the specs with `--target-port`, `--protocol` and `--node-port` and
-names them as `kubectl expose` does:
+A `PortSpec` is one port as asked for: by `--port PORT[:TARGET][/PROTOCOL]`, or declared on the VM's
+pod-network interface (`network.PodInterface.port_specs()`, as virtctl). `service_ports` completes the
+specs with `--target-port`, `--protocol` and `--node-port` and names them as `kubectl expose` does:
 - one port: unnamed, or `--port-name`;
 - several ports: `port-1`, `port-2`, ... by the position of the port number;
 - the same port number on several protocols: `port-1-tcp`, `port-1-udp` (`<port-name>-tcp` when a single
@@ -13,9 +13,9 @@ Pure: no I/O, no cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from oc_virt_expose.errors import UsageError
 
@@ -36,19 +36,19 @@ class PortSpec:
     """One port as asked for; `None` fields take the defaults of `service_ports`."""
 
     port: int
-    target: Optional[TargetPort] = None
-    protocol: Optional[str] = None
+    target: TargetPort | None = None
+    protocol: str | None = None
 
 
 @dataclass(frozen=True)
 class ServicePort:
     """One entry of a Service's `spec.ports`, complete."""
 
-    name: Optional[str]
+    name: str | None
     port: int
     protocol: str
     target_port: TargetPort
-    node_port: Optional[int] = None
+    node_port: int | None = None
 
     @property
     def label(self) -> str:
@@ -82,6 +82,11 @@ def parse_port_number(value: str, what: str = "port") -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise UsageError(f'invalid {what} "{value}": must be a number between 1 and 65535')
     return int(text)
+
+
+def parse_node_port(value: str) -> int:
+    """`--node-port`: any port number; the server checks its node-port range."""
+    return parse_port_number(value, "--node-port")
 
 
 def is_port_name(value: str) -> bool:
@@ -120,19 +125,25 @@ def validate_port_name(value: str) -> str:
 def parse_port_spec(text: str) -> PortSpec:
     """`PORT[:TARGET][/PROTOCOL]` -> PortSpec."""
     match = _PORT_SPEC.match(text.strip())
-    if not match or not match.group("port"):
-        raise UsageError(f'invalid port "{text}": expected {PORT_SYNTAX}')
-    try:
-        port = parse_port_number(match.group("port"))
-        target = match.group("target")
-        protocol = match.group("protocol")
-        return PortSpec(
-            port=port,
-            target=parse_target_port(target) if target is not None else None,
-            protocol=parse_protocol(protocol) if protocol is not None else None,
-        )
-    except UsageError as error:
-        raise UsageError(f'invalid port "{text}": {error}; expected {PORT_SYNTAX}') from None
+    port, target, protocol = match.groups() if match else ("", None, None)
+    problem = None
+    if not _is_port_number(port):
+        problem = f'"{port}" is not a port number (1-65535)'
+    elif target is not None and not (_is_port_number(target) or is_port_name(target)):
+        problem = f'"{target}" is neither a port number (1-65535) nor a port name'
+    elif protocol is not None and protocol.upper() not in PROTOCOLS:
+        problem = f'"{protocol}" is not a protocol ({", ".join(PROTOCOLS)})'
+    if problem:
+        raise UsageError(f'invalid port "{text}": {problem}; expected {PORT_SYNTAX}')
+    return PortSpec(
+        port=int(port),
+        target=(int(target) if target.isdigit() else target) if target is not None else None,
+        protocol=protocol.upper() if protocol is not None else None,
+    )
+
+
+def _is_port_number(text: str) -> bool:
+    return text.isdigit() and 1 <= int(text) <= 65535
 
 
 def parse_port_specs(values: Iterable[str]) -> list[PortSpec]:
@@ -146,26 +157,13 @@ def parse_port_specs(values: Iterable[str]) -> list[PortSpec]:
     return specs
 
 
-def ports_from_interface(interface: Optional[Mapping[str, Any]]) -> list[PortSpec]:
-    """The ports a VM interface declares (`interfaces[].ports`: `{name?, port, protocol?}`), as virtctl.
-
-    KubeVirt forwards them to the guest and defaults their protocol to TCP; the target is the port.
-    """
-    specs = []
-    for declared in (interface or {}).get("ports") or []:
-        port = int(declared["port"])
-        protocol = str(declared.get("protocol") or "TCP").upper()
-        specs.append(PortSpec(port=port, target=port, protocol=protocol))
-    return specs
-
-
 def service_ports(
     specs: Sequence[PortSpec],
     *,
-    target_port: Optional[TargetPort] = None,
-    protocol: Optional[str] = None,
-    node_port: Optional[int] = None,
-    port_name: Optional[str] = None,
+    target_port: TargetPort | None = None,
+    protocol: str | None = None,
+    node_port: int | None = None,
+    port_name: str | None = None,
     headless: bool = False,
 ) -> list[ServicePort]:
     """Complete and name the ports of a Service, as `kubectl expose` does.
@@ -220,7 +218,7 @@ def _refuse_shared_node_port(completed: Sequence[tuple[int, str, TargetPort]], n
             )
 
 
-def _port_names(ports: Sequence[tuple[int, str]], port_name: Optional[str]) -> list[Optional[str]]:
+def _port_names(ports: Sequence[tuple[int, str]], port_name: str | None) -> list[str | None]:
     numbers: list[int] = []
     protocols: dict[int, list[str]] = {}
     for port, protocol in ports:
@@ -232,7 +230,7 @@ def _port_names(ports: Sequence[tuple[int, str]], port_name: Optional[str]) -> l
             f"--port-name names a single port, but {len(numbers)} ports are exposed "
             "(they are named port-1, port-2, ...)"
         )
-    names: list[Optional[str]] = []
+    names: list[str | None] = []
     for port, protocol in ports:
         shares_number = len(protocols[port]) > 1
         if len(numbers) == 1:

@@ -10,12 +10,12 @@ For a vmirs: its `selector.matchLabels` (matchExpressions refused, as virtctl do
 
 A user's label is never removed or changed: a different value of a selector key on the template is an
 error (whatever `--overwrite` says: `--overwrite` is about the Service); on the running VMI or its pods it
-is a `live_conflicts` entry, which a restart (`--restart=always`) resolves from the template.
+is a `live_conflicts` entry, which a restart (`--restart=always`) resolves from the template (for a `vmi`
+target, which has no template to restart from, an error).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +54,8 @@ def vmi_id(name: str) -> str:
     """
     if len(name) <= 63:
         return name
+    import hashlib  # ~5 ms: only for names past 63 characters
+
     return f"{name[:54]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
@@ -174,41 +176,55 @@ def _plan(
     vmi: Mapping[str, Any] | None,
     pods: Sequence[Mapping[str, Any]],
 ) -> SelectorPlan:
+    """What is missing where: the VM template (`template`, None for a VMI), the running VMI and pods."""
     addable = {k: v for k, v in selector.items() if k not in LAUNCHER_KEYS}
-    warnings: list[str] = []
+    template_labels: dict[str, str] = {}
     if template is not None:
-        for key, value in addable.items():
-            if key in template and template[key] != value:
-                raise RefusedError(
-                    f'the VM template already has the label {key}={template[key]}, not {key}={value}: '
-                    "virt-expose never changes a label you set; choose another --selector or change "
-                    "the label yourself"
-                )
-    conflicts: list[str] = []
-    vmi_labels: dict[str, str] = {}
-    pod_labels: dict[str, dict[str, str]] = {}
+        refused: list[str] = []
+        template_labels = _missing(addable, template, "the VM template", refused)
+        if refused:
+            raise RefusedError(
+                f"{refused[0]}: virt-expose never changes a label you set; choose another --selector "
+                "or change the label yourself"
+            )
+    live = _LiveChanges()
     if vmi is not None:
-        vmi_labels = _missing(addable, _labels(vmi, "metadata"), f"VMI {_name(vmi)}", conflicts)
+        live.collect(addable, selector, vmi, pods)
+    if template is None and live.conflicts:  # a VMI has no template to restart from
+        raise RefusedError("; ".join(live.conflicts) + ": virt-expose never changes a label you set")
+    return SelectorPlan(
+        dict(selector), source, template_labels, live.vmi_labels, live.pod_labels, live.conflicts, live.warnings
+    )
+
+
+@dataclass
+class _LiveChanges:
+    """What the running VMI and its pods lack of the selector."""
+
+    vmi_labels: dict[str, str] = field(default_factory=dict)
+    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def collect(
+        self,
+        addable: Mapping[str, str],
+        selector: Mapping[str, str],
+        vmi: Mapping[str, Any],
+        pods: Sequence[Mapping[str, Any]],
+    ) -> None:
+        self.vmi_labels = _missing(addable, _labels(vmi, "metadata"), f"VMI {_name(vmi)}", self.conflicts)
         for pod in pods:
             found = _labels(pod, "metadata")
-            missing = _missing(addable, found, f"pod {_name(pod)}", conflicts)
+            missing = _missing(addable, found, f"pod {_name(pod)}", self.conflicts)
             if missing:
-                pod_labels[_name(pod)] = missing
-            warnings += [
+                self.pod_labels[_name(pod)] = missing
+            self.warnings.extend(
                 f"pod {_name(pod)} lacks {key}, which KubeVirt sets only on pods it creates: "
                 "the Service selects this pod only after the VM restarts"
-                for key in selector
-                if key in LAUNCHER_KEYS and found.get(key) != selector[key]
-            ]
-    return SelectorPlan(
-        selector=dict(selector),
-        source=source,
-        template_labels=_missing(addable, template, "template", []) if template is not None else {},
-        vmi_labels=vmi_labels,
-        pod_labels=pod_labels,
-        live_conflicts=conflicts,
-        warnings=warnings,
-    )
+                for key, value in selector.items()
+                if key in LAUNCHER_KEYS and found.get(key) != value
+            )
 
 
 def _missing(

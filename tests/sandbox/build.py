@@ -49,16 +49,27 @@ class GoModule:
 
 MODULES = {
     "controlplane": GoModule(HERE / "controlplane", {"kube-sandbox": "."}, ldflags=_VERSION_LDFLAGS),
+    # One module per KubeVirt version; its programs are named `<program>-<version>` (kubevirt.py).
+    # The ldflags are those of KubeVirt's hack/version.sh for the release (commit of its tag).
     "kubevirt-1.7": GoModule(
         HERE / "kubevirt" / "v1.7",
         {
-            "virt-controller": "kubevirt.io/kubevirt/cmd/virt-controller",
-            "virt-api": "kubevirt.io/kubevirt/cmd/virt-api",
-            "virtctl": "kubevirt.io/kubevirt/cmd/virtctl",
-            "kubevirt-manifests": "./cmd/manifests",
+            "virt-controller-1.7": "kubevirt.io/kubevirt/cmd/virt-controller",
+            "virt-api-1.7": "kubevirt.io/kubevirt/cmd/virt-api",
+            "virtctl-1.7": "kubevirt.io/kubevirt/cmd/virtctl",
+            "kubevirt-manifests-1.7": "./cmd/manifests",
         },
+        ldflags="-X kubevirt.io/client-go/version.gitVersion=v1.7.0"
+        " -X kubevirt.io/client-go/version.gitCommit=50b9b4d0cf1caaf56147411a1e6765134e0e82b9"
+        " -X kubevirt.io/client-go/version.gitTreeState=clean"
+        " -X kubevirt.io/client-go/version.buildDate=2025-11-22T23:34:02Z",
     ),
     "kwok": GoModule(HERE / "tools" / "kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
+    # Test-only: the packaging tests validate plugin-manifest.yaml and install dist/ with the real krew.
+    "krew": GoModule(
+        HERE / "tools" / "krew",
+        {"krew": "sigs.k8s.io/krew/cmd/krew", "validate-krew-manifest": "sigs.k8s.io/krew/cmd/validate-krew-manifest"},
+    ),
 }
 
 

@@ -85,6 +85,7 @@ def start_control_plane(supervisor: Supervisor, workdir: Path, stack: Stack) -> 
     returns once the API server is ready, the `default` ServiceAccount exists and the scheduler and
     controller manager answer their health checks."""
     stack_families = families(stack)
+    workdir = workdir.resolve()  # flags and kubeconfigs need absolute paths
     workdir.mkdir(parents=True, exist_ok=True)
     files = _ControlPlaneFiles.create(workdir, stack_families)
     program = str(binary("kube-sandbox"))
@@ -244,6 +245,10 @@ def _controller_manager_flags(files: _ControlPlaneFiles, plane: ControlPlane, po
         "--controllers=*",
         # Each controller acts as its own ServiceAccount, as in kubeadm clusters.
         "--use-service-account-credentials=true",
+        # The default client rate limit (20/s) makes kcm take ~6 s to start its controllers, as it
+        # gets a token for each; tests also create objects faster than a real cluster sees.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
         f"--service-account-private-key-file={files.service_account[0]}",
         f"--root-ca-file={files.ca.cert_file}",
         f"--cluster-signing-cert-file={files.ca.cert_file}",

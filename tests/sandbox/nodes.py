@@ -18,6 +18,7 @@ KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KUBEVIRT_NODE_LABELS = {
     "kubevirt.io/schedulable": "true",
     "cpu-vendor.node.kubevirt.io/GenuineIntel": "true",
+    "machine-type.node.kubevirt.io/q35": "true",
     "kubernetes.io/arch": "amd64",
     "kubernetes.io/os": "linux",
 }
@@ -48,7 +49,7 @@ def node_address(family: int, index: int) -> str:
 def node_manifest(index: int, pod_cidrs: list[str], kubevirt_labels: dict[str, str]) -> dict:
     name = node_name(index)
     family = ipaddress.ip_network(pod_cidrs[0]).version
-    capacity = {"cpu": "32", "memory": "256Gi", "pods": "110", **KUBEVIRT_DEVICES}
+    capacity = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110", **KUBEVIRT_DEVICES}
     cidrs = node_pod_cidrs(pod_cidrs, index)
     return {
         "apiVersion": "v1",
@@ -64,8 +65,6 @@ def node_manifest(index: int, pod_cidrs: list[str], kubevirt_labels: dict[str, s
                           {"type": "Hostname", "address": name}],
             "capacity": capacity,
             "allocatable": capacity,
-            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux",
-                         "kubeletVersion": "v1.37.2", "containerRuntimeVersion": "cri-o://1.37.0"},
         },
     }
 

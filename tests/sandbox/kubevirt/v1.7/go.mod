@@ -9,6 +9,7 @@ require (
 	k8s.io/apiextensions-apiserver v0.33.5
 	k8s.io/apimachinery v0.33.5
 	kubevirt.io/kubevirt v1.7.0
+	sigs.k8s.io/yaml v1.4.0
 )
 
 require (
@@ -112,7 +113,6 @@ require (
 	sigs.k8s.io/json v0.0.0-20241014173422-cfa47c3a1cc8 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v4 v4.6.0 // indirect
-	sigs.k8s.io/yaml v1.4.0 // indirect
 )
 
 // KubeVirt v1.7.0's own replace block; its staging modules pointed at their published v1.7.0.

@@ -2,53 +2,77 @@
 // for virt-api and virt-controller, taken from KubeVirt's own generators (the install strategy's
 // sources), so the sandbox runs against KubeVirt's real CRDs, RBAC, APIServices and webhooks.
 //
-// Without --webhooks it prints the CRDs (the KubeVirt CRD too), RBAC with ServiceAccounts, the
-// priority class, the ValidatingAdmissionPolicy for virt-handler and the APIServices; with --webhooks
-// only virt-api's mutating and validating webhook configurations (to apply once virt-api serves).
-// With --api-url, service references become that URL (virt-api runs outside the cluster).
+// By default it prints the CRDs (the KubeVirt CRD too), RBAC with ServiceAccounts, the priority
+// class, the ValidatingAdmissionPolicy for virt-handler, the CA ConfigMaps and virt-api's Service.
+// With --routes it prints only the objects that route requests to virt-api: its APIServices and its
+// mutating and validating webhook configurations, to apply once virt-api serves (an APIService
+// created earlier is marked unavailable and rechecked only after a back-off).
+// With --api-url (virt-api runs outside the cluster), the webhooks call that URL and virt-api's
+// Service becomes an ExternalName Service pointing at its host and port.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/components"
 	"kubevirt.io/kubevirt/pkg/virt-operator/resource/generate/rbac"
-	"kubevirt.io/kubevirt/tools/util"
 )
 
 func main() {
 	namespace := flag.String("namespace", "kubevirt", "KubeVirt's install namespace")
-	webhooks := flag.Bool("webhooks", false, "print only virt-api's webhook configurations")
+	routes := flag.Bool("routes", false, "print only virt-api's APIServices and webhook configurations")
 	apiURL := flag.String("api-url", "", "https://HOST:PORT of virt-api, replacing service references")
 	caFile := flag.String("ca-bundle", "", "PEM file for the caBundle of webhooks and APIServices")
 	flag.Parse()
 
 	caBundle, apiPort := options(*caFile, *apiURL)
 	var objects []interface{}
-	if *webhooks {
-		objects = virtAPIWebhooks(*namespace, *apiURL, caBundle)
+	if *routes {
+		objects = virtAPIRoutes(*namespace, *apiURL, apiPort, caBundle)
 	} else {
 		objects = append(crds(), rbacObjects(*namespace)...)
 		objects = append(objects, components.NewKubeVirtPriorityClassCR())
 		objects = append(objects, handlerAdmissionPolicy(*namespace)...)
-		for _, service := range components.NewVirtAPIAPIServices(*namespace) {
-			service.Spec.CABundle = caBundle
-			service.Spec.Service.Port = apiPort
-			objects = append(objects, service)
+		for _, configMap := range components.NewCAConfigMaps(*namespace) {
+			// The operator fills these with its CA; virt-api checks virt-handler's client certificates with it.
+			configMap.Data = map[string]string{components.CABundleKey: string(caBundle)}
+			objects = append(objects, configMap)
 		}
+		objects = append(objects, virtAPIService(*namespace, *apiURL, apiPort))
 	}
 	for _, object := range objects {
-		// KubeVirt's own marshaller, as used for its release manifests and install strategy.
-		must(util.MarshallObject(object, os.Stdout))
+		printYAML(object)
 	}
+}
+
+// printYAML prints one document without the fields the API server sets, as KubeVirt's
+// tools/util.MarshallObject does; that function is not used because its quote fixes for templates
+// break descriptions in the CRDs' schemas.
+func printYAML(object interface{}) {
+	data, err := json.Marshal(object)
+	must(err)
+	var fields map[string]interface{}
+	must(json.Unmarshal(data, &fields))
+	delete(fields, "status")
+	if metadata, ok := fields["metadata"].(map[string]interface{}); ok {
+		delete(metadata, "creationTimestamp")
+	}
+	data, err = yaml.Marshal(fields)
+	must(err)
+	fmt.Printf("---\n%s", data)
 }
 
 func options(caFile, apiURL string) ([]byte, *int32) {
@@ -130,7 +154,38 @@ func handlerAdmissionPolicy(namespace string) []interface{} {
 	return []interface{}{policy, binding}
 }
 
-func virtAPIWebhooks(namespace, apiURL string, caBundle []byte) []interface{} {
+// virtAPIService is the operator's Service for virt-api; with --api-url it becomes an ExternalName
+// Service to that host and port (no pods or kube-proxy behind it), through which the aggregator
+// reaches virt-api.
+func virtAPIService(namespace, apiURL string, apiPort *int32) *corev1.Service {
+	service := components.NewApiServerService(namespace)
+	if apiURL == "" {
+		return service
+	}
+	parsed, err := url.Parse(apiURL)
+	must(err)
+	host := parsed.Hostname()
+	if net.ParseIP(host) != nil {
+		host = "localhost" // an ExternalName is a DNS name
+	}
+	service.Spec = corev1.ServiceSpec{
+		Type:         corev1.ServiceTypeExternalName,
+		ExternalName: host,
+		Ports: []corev1.ServicePort{{
+			Name: "https", Protocol: corev1.ProtocolTCP, Port: *apiPort,
+			TargetPort: intstr.FromInt32(*apiPort),
+		}},
+	}
+	return service
+}
+
+func virtAPIRoutes(namespace, apiURL string, apiPort *int32, caBundle []byte) []interface{} {
+	var objects []interface{}
+	for _, service := range components.NewVirtAPIAPIServices(namespace) {
+		service.Spec.CABundle = caBundle
+		service.Spec.Service.Port = apiPort
+		objects = append(objects, service)
+	}
 	mutating := components.NewVirtAPIMutatingWebhookConfiguration(namespace)
 	for i := range mutating.Webhooks {
 		outOfCluster(&mutating.Webhooks[i].ClientConfig, apiURL, caBundle)
@@ -139,7 +194,7 @@ func virtAPIWebhooks(namespace, apiURL string, caBundle []byte) []interface{} {
 	for i := range validating.Webhooks {
 		outOfCluster(&validating.Webhooks[i].ClientConfig, apiURL, caBundle)
 	}
-	return []interface{}{mutating, validating}
+	return append(objects, mutating, validating)
 }
 
 func outOfCluster(config *admissionregistrationv1.WebhookClientConfig, apiURL string, caBundle []byte) {

@@ -1,0 +1,228 @@
+"""The cluster as one run sees it: reads and writes of the objects virt-expose touches.
+
+Each method is one API request (a retried conflict or the not-found explanation costs more, only then):
+- reads: the exposed object, the VM's running VMI (skipped when the VM is plainly stopped), its launcher
+  pods (`kubevirt.io/created-by=<VMI uid>`), the Service, the namespace's NetworkPolicies;
+- label writes are conflict-safe merge patches carrying the `resourceVersion` that was read (strategic
+  merge is not accepted for custom resources); on 409 the object is read again and only what is still
+  missing is patched, and a label someone set meanwhile to another value is never overwritten;
+- restart and start go through KubeVirt's aggregated API (`subresources.kubevirt.io`), which takes its
+  dry run in the body, not the query;
+- a missing `kubevirt.io/v1` API is told from the 404 of the first request (no discovery call); an unknown
+  name costs a list call, on that error path only, to suggest close names (and to tell a missing namespace).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from oc_virt_expose.client import Client, resource_path
+from oc_virt_expose.errors import (
+    ClusterError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RefusedError,
+    VirtExposeError,
+)
+from oc_virt_expose.options import VM, VMI, ResourceKind
+
+SUBRESOURCES_API = "subresources.kubevirt.io/v1"
+CREATED_BY_LABEL = "kubevirt.io/created-by"
+CONFLICT_RETRIES = 5
+NO_KUBEVIRT = "is OpenShift Virtualization / KubeVirt installed?"
+_MISSING_API = "the server could not find the requested resource"
+
+Object = dict[str, Any]
+
+
+class Cluster:
+    """Requests of one run in one namespace; `dry_run` sends every write with dryRun=All."""
+
+    def __init__(self, client: Client, namespace: str, *, dry_run: bool = False,
+                 field_manager: str = "virt-expose") -> None:
+        self.client = client
+        self.namespace = namespace
+        self.dry_run = dry_run
+        self.field_manager = field_manager
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def read_target(self, kind: ResourceKind, name: str) -> Object:
+        """The VM, VMI or VMIRS; a 404 says whether the name, the namespace or KubeVirt is missing."""
+        try:
+            return self.client.get(self._path(kind, name))
+        except NotFoundError as error:
+            raise self._explain_not_found(kind, name, error) from None
+
+    def read_running_vmi(self, vm: Mapping[str, Any]) -> Object | None:
+        """The VM's VMI unless the VM is plainly stopped (then no request); None when there is none or
+        it is finishing (its successor, if any, is made from the template)."""
+        if not may_run(vm):
+            return None
+        try:
+            vmi = self.client.get(self._path(VMI, _name(vm)))
+        except NotFoundError:
+            return None
+        return None if is_finishing(vmi) else vmi
+
+    def list_launcher_pods(self, vmi: Mapping[str, Any]) -> list[Object]:
+        """The VMI's pods that are neither finished nor being deleted (migrations have two for a while)."""
+        uid = (vmi.get("metadata") or {}).get("uid", "")
+        listing = self.client.list(resource_path("v1", "pods", namespace=self.namespace),
+                                   label_selector=f"{CREATED_BY_LABEL}={uid}")
+        items = [dict(pod, apiVersion="v1", kind="Pod") for pod in listing.get("items") or []]
+        return [pod for pod in items if not is_finishing(pod)]
+
+    def read_service(self, name: str) -> Object | None:
+        try:
+            return self.client.get(self._service_path(name))
+        except NotFoundError:
+            return None
+
+    def list_network_policies(self) -> list[Object] | None:
+        """The namespace's NetworkPolicies, or None when this user may not read them (warnings only)."""
+        try:
+            listing = self.client.list(resource_path("networking.k8s.io/v1", "networkpolicies",
+                                                     namespace=self.namespace))
+        except ForbiddenError:
+            return None
+        return list(listing.get("items") or [])
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def add_template_labels(self, vm: Object, labels: Mapping[str, str]) -> Object:
+        """Add `labels` to the VM's `spec.template.metadata.labels`."""
+        return self._add_labels(VM, vm, labels, template_labels, _template_patch)
+
+    def add_labels(self, kind: ResourceKind | None, obj: Object, labels: Mapping[str, str]) -> Object:
+        """Add `labels` to the object's own labels (`kind` None: a pod)."""
+        return self._add_labels(kind, obj, labels, own_labels, _metadata_patch)
+
+    def create_service(self, service: Mapping[str, Any]) -> Object:
+        return self.client.create(self._service_path(), service, dry_run=self.dry_run,
+                                  field_manager=self.field_manager)
+
+    def replace_service(self, service: Mapping[str, Any]) -> Object:
+        name = str(service["metadata"]["name"])
+        return self.client.put(self._service_path(name), service, dry_run=self.dry_run,
+                               field_manager=self.field_manager)
+
+    def vm_action(self, name: str, action: str) -> None:
+        """`restart` or `start` the VM through virt-api (202 Accepted; the controllers do the rest)."""
+        path = resource_path(SUBRESOURCES_API, "virtualmachines", namespace=self.namespace, name=name,
+                             subresource=action)
+        self.client.put(path, {"dryRun": ["All"]} if self.dry_run else {}, accept="application/json, */*")
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _add_labels(self, kind: ResourceKind | None, obj: Object, wanted: Mapping[str, str],
+                    present_labels: Callable[[Mapping[str, Any]], dict[str, str]],
+                    make_patch: Callable[[str, dict[str, str]], Object]) -> Object:
+        current = obj
+        for _ in range(CONFLICT_RETRIES):
+            missing = still_missing(wanted, present_labels(current), describe(current))
+            if not missing:
+                return current
+            patch = make_patch(str(current["metadata"].get("resourceVersion", "")), missing)
+            try:
+                return self.client.patch(self._object_path(kind, current), patch, patch_type="merge",
+                                         dry_run=self.dry_run, field_manager=self.field_manager)
+            except ConflictError:
+                current = self.client.get(self._object_path(kind, current))  # changed meanwhile: again
+        raise ClusterError(f"{describe(obj)} kept changing while it was being labeled "
+                           f"({CONFLICT_RETRIES} conflicts in a row)", status=409, reason="Conflict")
+
+    def _explain_not_found(self, kind: ResourceKind, name: str, error: NotFoundError) -> VirtExposeError:
+        if f'"{name}" not found' not in str(error) or _MISSING_API in str(error):
+            return VirtExposeError(f"the server has no {kind.api_version} API ({kind.plural}."
+                                   f"{kind.group} not found): {NO_KUBEVIRT}")
+        names = self._names_or_none(kind)
+        where = f'in namespace "{self.namespace}"'
+        if not names and self._namespace_missing():
+            return NotFoundError(f'Error from server (NotFound): namespace "{self.namespace}" not found',
+                                 status=404, reason="NotFound")
+        close = difflib.get_close_matches(name, names or [], n=3, cutoff=0.6)
+        hint = "; did you mean " + " or ".join(f'"{n}"' for n in close) + "?" if close else ""
+        if names is not None and not names:
+            hint = f"; there is no {kind.kind} {where}"
+        return NotFoundError(f"{error} {where}{hint}", status=404, reason="NotFound")
+
+    def _names_or_none(self, kind: ResourceKind) -> list[str] | None:
+        try:
+            listing = self.client.list(self._path(kind), limit=500)
+        except ClusterError:
+            return None  # no right to list: no suggestion
+        return [_name(item) for item in listing.get("items") or []]
+
+    def _namespace_missing(self) -> bool:
+        try:
+            self.client.get(resource_path("v1", "namespaces", name=self.namespace))
+        except NotFoundError:
+            return True
+        except ClusterError:
+            return False  # forbidden: cannot tell
+        return False
+
+    def _path(self, kind: ResourceKind, name: str | None = None) -> str:
+        return resource_path(kind.api_version, kind.plural, namespace=self.namespace, name=name)
+
+    def _object_path(self, kind: ResourceKind | None, obj: Mapping[str, Any]) -> str:
+        if kind is None:
+            return resource_path("v1", "pods", namespace=self.namespace, name=_name(obj))
+        return self._path(kind, _name(obj))
+
+    def _service_path(self, name: str | None = None) -> str:
+        return resource_path("v1", "services", namespace=self.namespace, name=name)
+
+
+def may_run(vm: Mapping[str, Any]) -> bool:
+    """False when the VM is plainly stopped: asked to be halted and no VMI created."""
+    spec = vm.get("spec") or {}
+    halted = spec.get("running") is False or spec.get("runStrategy") == "Halted"
+    return not halted or bool((vm.get("status") or {}).get("created"))
+
+
+def is_finishing(obj: Mapping[str, Any]) -> bool:
+    """Being deleted, or (a VMI, a pod) done: its labels no longer matter."""
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        return True
+    return (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def still_missing(wanted: Mapping[str, str], present: Mapping[str, str], where: str) -> dict[str, str]:
+    """The labels of `wanted` not yet in `present`; one set meanwhile to another value is refused."""
+    for key, value in wanted.items():
+        if key in present and present[key] != value:
+            raise RefusedError(f"{where} got {key}={present[key]} meanwhile, not {key}={value}: "
+                               "virt-expose never changes a label you set")
+    return {key: value for key, value in wanted.items() if key not in present}
+
+
+def template_labels(vm: Mapping[str, Any]) -> dict[str, str]:
+    template = (vm.get("spec") or {}).get("template") or {}
+    return dict((template.get("metadata") or {}).get("labels") or {})
+
+
+def own_labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    return dict((obj.get("metadata") or {}).get("labels") or {})
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    """`VirtualMachine example-vm`, for messages."""
+    return f"{obj.get('kind', 'object')} {_name(obj)}"
+
+
+def _template_patch(resource_version: str, labels: dict[str, str]) -> Object:
+    return {"metadata": {"resourceVersion": resource_version},
+            "spec": {"template": {"metadata": {"labels": labels}}}}
+
+
+def _metadata_patch(resource_version: str, labels: dict[str, str]) -> Object:
+    return {"metadata": {"resourceVersion": resource_version, "labels": labels}}
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))

@@ -1,0 +1,209 @@
+"""What the user sees: change lines, `-o` documents, warnings, progress and the "how to reach it" summary.
+
+The run never formats text itself: it calls a `Printer`, whose streams are injected (tests pass
+`io.StringIO`). Rules:
+- Without `-o`: change lines (`service/example-service created`) and the summary go to stdout.
+- With `-o yaml|json|name`: stdout carries only the documents (YAML separated by `---`; JSON objects one
+  after another, as `jq` reads them; names as `service/example-service`); change lines go to stderr and
+  the summary is left out (the document has the addresses).
+- Warnings: `Warning: ...` on stderr. Progress: on stderr, only when stderr is a terminal and no `-o`.
+- The DNS name printed is `<service>.<namespace>.svc`: it resolves from every pod through the cluster's
+  search path whatever the cluster domain is (which the API does not tell; often `cluster.local`).
+PyYAML is imported only when YAML is printed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from oc_virt_expose.options import DryRun, OutputFormat
+
+SPINNER = "-\\|/"
+DRY_RUN_SUFFIX = {DryRun.NONE: "", DryRun.CLIENT: " (dry run)", DryRun.SERVER: " (server dry run)"}
+
+
+def resource_name(obj: Mapping[str, Any]) -> str:
+    """kubectl's `TYPE` of an object: `service`, `pod`, `virtualmachine.kubevirt.io`."""
+    api_version = str(obj.get("apiVersion", ""))
+    kind = str(obj.get("kind", "")).lower()
+    group = api_version.rpartition("/")[0]
+    return f"{kind}.{group}" if group else kind
+
+
+def format_change(resource: str, name: str, verb: str, dry_run: DryRun = DryRun.NONE) -> str:
+    """`virtualmachine.kubevirt.io/example-vm labeled (dry run)`."""
+    return f"{resource}/{name} {verb}{DRY_RUN_SUFFIX[dry_run]}"
+
+
+def format_object(obj: Mapping[str, Any], output: OutputFormat) -> str:
+    """One object as `-o` prints it, ending with a newline."""
+    if output is OutputFormat.NAME:
+        return f"{resource_name(obj)}/{(obj.get('metadata') or {}).get('name', '')}\n"
+    if output is OutputFormat.JSON:
+        return json.dumps(obj, indent=4) + "\n"
+    import yaml  # ~10 ms; only when YAML is printed
+
+    return yaml.safe_dump(dict(obj), sort_keys=False, default_flow_style=False)
+
+
+def format_progress(message: str, elapsed: float, frame: int) -> str:
+    """`| waiting for a ready endpoint (12s)`: one progress frame, without line control."""
+    return f"{SPINNER[frame % len(SPINNER)]} {message} ({elapsed:.0f}s)"
+
+
+def host_port(address: str, port: int | str) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def reach_lines(service: Mapping[str, Any], node_addresses: Sequence[str] = ()) -> list[str]:
+    """How to reach the Service as created (with its status): cluster, node ports, load balancer."""
+    meta = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    ports = spec.get("ports") or []
+    dns = f"{meta.get('name', '')}.{meta.get('namespace', 'default')}.svc"
+    listed = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in ports) or "any port"
+    cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if spec.get("clusterIP") == "None":
+        lines = [f"Inside the cluster: {dns} on {listed} (headless: the name resolves to the VM's pod)"]
+    else:
+        ips = ", ".join(cluster_ips) or "cluster IP pending"
+        lines = [f"Inside the cluster: {dns} on {listed} (cluster IP {ips})"]
+    lines += _node_port_lines(spec, ports, node_addresses)
+    lines += _load_balancer_lines(service, ports)
+    for address in spec.get("externalIPs") or []:
+        lines.append("External IP: " + ", ".join(host_port(address, p["port"]) for p in ports))
+    return lines
+
+
+def _node_port_lines(
+    spec: Mapping[str, Any], ports: Sequence[Mapping[str, Any]], node_addresses: Sequence[str]
+) -> list[str]:
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return []
+    lines = []
+    for port in ports:
+        node_port = port.get("nodePort")
+        if not node_port:
+            continue
+        where = f"node port {node_port}/{port.get('protocol', 'TCP')} of every node"
+        examples = ", ".join(host_port(a, node_port) for a in node_addresses[:3])
+        lines.append(f"From outside the cluster: {where}" + (f", e.g. {examples}" if examples else ""))
+    return lines
+
+
+def _load_balancer_lines(service: Mapping[str, Any], ports: Sequence[Mapping[str, Any]]) -> list[str]:
+    if (service.get("spec") or {}).get("type") != "LoadBalancer":
+        return []
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    addresses = [entry.get("ip") or entry.get("hostname") for entry in ingress]
+    addresses = [a for a in addresses if a]
+    if not addresses:
+        return [
+            "Load balancer: address pending (on-premises clusters need a load-balancer provider "
+            "such as MetalLB)"
+        ]
+    return ["Load balancer: " + ", ".join(host_port(a, p["port"]) for a in addresses for p in ports)]
+
+
+class Printer:
+    """Prints for the run; `progress=None` shows progress when `err` is a terminal and no `-o`."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO,
+        *,
+        output: OutputFormat | None = None,
+        dry_run: DryRun = DryRun.NONE,
+        progress: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.output = output
+        self.dry_run = dry_run
+        self.show_progress = (output is None and _is_tty(err)) if progress is None else progress
+        self.clock = clock
+        self._documents = 0
+        self._lock = threading.Lock()  # the spinner thread and the run share stderr
+        self._spinning = False
+
+    @property
+    def _human(self) -> TextIO:
+        return self.out if self.output is None else self.err
+
+    def change(self, resource: str, name: str, verb: str) -> None:
+        """One line per change: `service/example-service created` (with the dry-run suffix)."""
+        self._write(self._human, format_change(resource, name, verb, self.dry_run) + "\n")
+
+    def info(self, message: str) -> None:
+        """A line for the user that is neither a change nor a warning (stdout, stderr with `-o`)."""
+        self._write(self._human, message + "\n")
+
+    def warning(self, message: str) -> None:
+        self._write(self.err, f"Warning: {message}\n")
+
+    def object(self, obj: Mapping[str, Any], *, always: bool = False) -> None:
+        """Print `obj` in the `-o` format; without `-o`, only when `always` (as YAML)."""
+        output = self.output or (OutputFormat.YAML if always else None)
+        if output is None:
+            return
+        if output is OutputFormat.YAML and self._documents:
+            self._write(self.out, "---\n")
+        self._documents += 1
+        self._write(self.out, format_object(obj, output))
+
+    def summary(self, service: Mapping[str, Any], node_addresses: Sequence[str] = ()) -> None:
+        """How to reach the Service; left out with `-o`."""
+        if self.output is None:
+            for line in reach_lines(service, node_addresses):
+                self._write(self.out, line + "\n")
+
+    @contextmanager
+    def progress(self, message: str) -> Iterator[Callable[[str], None]]:
+        """`with printer.progress("waiting") as update:` a spinner line on stderr, cleared at the end."""
+        if not self.show_progress:
+            yield lambda _message: None
+            return
+        state = {"message": message}
+        stop = threading.Event()
+        started = self.clock()
+        frames = itertools.count()
+
+        def draw() -> None:
+            line = format_progress(state["message"], self.clock() - started, next(frames))
+            self._write(self.err, f"\r\x1b[K{line}")
+
+        def spin() -> None:
+            while not stop.wait(0.1):
+                draw()
+
+        draw()
+        self._spinning = True
+        spinner = threading.Thread(target=spin, name="virt-expose-progress", daemon=True)
+        spinner.start()
+        try:
+            yield lambda new_message: state.__setitem__("message", new_message)
+        finally:
+            stop.set()
+            spinner.join()
+            self._spinning = False
+            self._write(self.err, "\r\x1b[K")
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        with self._lock:
+            if self._spinning and stream is self.err and not text.startswith("\r"):
+                text = "\r\x1b[K" + text  # a line printed during progress replaces the spinner
+            stream.write(text)
+            stream.flush()
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())

@@ -1,0 +1,190 @@
+"""Completion: the scripts in completions/ are the parser's, real bash and zsh complete with them, kubectl
+completes `kubectl virt-expose`, and the hidden mode answers fast or says nothing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from oc_virt_expose import completion
+from tests.conftest import RunningSandbox
+from tests.packaging.conftest import REPO, SYSTEM_PATH, VENV_BIN, create_vms, kubeconfig_in_namespace
+from tests.packaging.terminal import Terminal
+
+COMPLETIONS = REPO / "completions"
+
+
+def shell_env(home: Path, kubeconfig: Path | str) -> dict[str, str]:
+    return {"PATH": os.pathsep.join([str(VENV_BIN), SYSTEM_PATH]), "HOME": str(home), "TERM": "xterm",
+            "KUBECONFIG": str(kubeconfig), "INPUTRC": "/dev/null", "LANG": "C.UTF-8"}
+
+
+def start_bash(home: Path, kubeconfig: Path | str) -> Terminal:
+    terminal = Terminal(["bash", "--norc", "--noprofile", "-i"], shell_env(home, kubeconfig), home)
+    terminal.type("PS1='$ '; bind 'set show-all-if-ambiguous on'; bind 'set bell-style none'; "
+                  f"source {COMPLETIONS / 'oc-virt_expose.bash'}; echo READY\n")
+    terminal.expect("READY\n$ ")
+    return terminal
+
+
+def start_zsh(program: str, home: Path, kubeconfig: Path | str) -> Terminal:
+    terminal = Terminal([program, "-f", "-i"], {**shell_env(home, kubeconfig), "ZDOTDIR": str(home)}, home)
+    terminal.type(f"unsetopt beep prompt_sp; PS1='%% '; fpath=({COMPLETIONS} $fpath); autoload -Uz compinit; "
+                  "compinit -u -D; echo READY\n")
+    terminal.expect("READY\n% ")
+    return terminal
+
+
+def hidden(*words: str, kubeconfig: Path | str, program: str = "oc-virt_expose") -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / program), *words], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+
+
+def test_scripts_in_completions_are_generated_from_the_current_parser() -> None:
+    expected = completion.scripts()
+    assert sorted(path.name for path in COMPLETIONS.iterdir()) == sorted(expected)
+    stale = [name for name, text in expected.items() if (COMPLETIONS / name).read_text() != text]
+    assert not stale, f"stale completion scripts {stale}: run `make completions`"
+
+
+def test_flags_and_their_values(offline_kubeconfig: Path) -> None:
+    def offered(*words: str) -> list[str]:
+        result = hidden("__complete", *words, kubeconfig=offline_kubeconfig)
+        assert result.returncode == 0 and result.stderr == ""
+        return result.stdout.splitlines()
+
+    assert offered("") == ["vm", "vmi", "vmirs"]
+    assert offered("vm", "x", "--ty") == ["--type"]
+    assert offered("vm", "x", "--type", "") == ["ClusterIP", "NodePort", "LoadBalancer"]
+    assert offered("vm", "x", "--protocol=U") == ["--protocol=UDP"]
+    assert offered("--ip-family-policy", "Pre") == ["PreferDualStack"]
+    assert offered("--context", "") == ["alpha", "beta"]  # from the kubeconfig
+    assert offered("-n", "") == ["first-ns", "second-ns"]
+    assert offered("--restart", "") == ["auto", "always", "never"]
+
+
+def test_kubectl_protocol_describes_and_asks_for_files(offline_kubeconfig: Path) -> None:
+    described = hidden("--cont", kubeconfig=offline_kubeconfig, program="kubectl_complete-virt_expose")
+    assert described.stdout == "--context\tkubeconfig context\n:4\n"
+    files = hidden("--kubeconfig", "", kubeconfig=offline_kubeconfig, program="oc_complete-virt_expose")
+    assert files.stdout == ":0\n"  # the shell completes file names
+
+
+def test_errors_never_reach_the_shell(tmp_path: Path) -> None:
+    broken = tmp_path / "kubeconfig"
+    broken.write_text("clusters: [unclosed\n")
+    for words in (("__complete", "--context", ""), ("__complete", "vm", ""), ("__complete", "nonsense", "")):
+        result = hidden(*words, kubeconfig=broken)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    result = hidden("vm", "", kubeconfig=broken, program="kubectl_complete-virt_expose")
+    assert (result.returncode, result.stdout, result.stderr) == (0, ":4\n", "")
+
+
+def test_a_server_that_does_not_answer_gets_no_candidates_within_a_second(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(f"""
+apiVersion: v1
+kind: Config
+current-context: c
+contexts: [{{name: c, context: {{cluster: c, user: u}}}}]
+clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{silent.getsockname()[1]}"}}}}]
+users: [{{name: u, user: {{}}}}]
+""")
+        monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+        started = time.monotonic()
+        assert completion.answer(["vm", ""], protocol="plain") == 0  # in this process: no start-up in the time
+        elapsed = time.monotonic() - started
+        assert capfd.readouterr() == ("", "")
+        assert elapsed < completion.BUDGET + 0.1, elapsed
+        started = time.monotonic()
+        result = hidden("__complete", "vm", "", kubeconfig=kubeconfig)  # as the shell runs it
+        elapsed = time.monotonic() - started
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert elapsed < 2 * completion.BUDGET, elapsed  # slack for Python's start on a loaded 2-core machine
+
+
+def test_bash_completes_type_flag_values_and_contexts(offline_kubeconfig: Path, tmp_path: Path) -> None:
+    with start_bash(tmp_path, offline_kubeconfig) as terminal:
+        terminal.type("oc-virt_expose \t")
+        terminal.expect("vm", "vmi", "vmirs", since=terminal.clear_line())
+        since = terminal.clear_line()
+        terminal.type("oc-virt_expose vm x --session-affinity \t")
+        terminal.expect("ClientIP", "None", since=since)
+        since = terminal.clear_line()
+        terminal.type("oc-virt_expose vm x --context \t")
+        terminal.expect("alpha", "beta", since=since)
+
+
+@pytest.mark.sandbox
+def test_bash_offers_the_vms_of_the_cluster(sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
+    create_vms(sandbox, namespace, "alpha-vm", "beta-vm")
+    kubeconfig = kubeconfig_in_namespace(sandbox, namespace, tmp_path)
+    with start_bash(tmp_path, kubeconfig) as terminal:
+        since = terminal.mark()
+        terminal.type("oc-virt_expose vm \t")
+        terminal.expect("alpha-vm", "beta-vm", since=since)
+    with start_bash(tmp_path, sandbox.kubeconfig) as terminal:  # -n typed: reused, not the context's namespace
+        since = terminal.mark()
+        terminal.type(f"oc-virt_expose -n {namespace} vm b\t")
+        terminal.expect("beta-vm ", since=since)
+
+
+@pytest.mark.sandbox
+def test_zsh_offers_the_vms_of_the_cluster(zsh: str, sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
+    create_vms(sandbox, namespace, "alpha-vm", "beta-vm")
+    kubeconfig = kubeconfig_in_namespace(sandbox, namespace, tmp_path)
+    with start_zsh(zsh, tmp_path, kubeconfig) as terminal:
+        since = terminal.mark()
+        terminal.type("oc-virt_expose vm \t")
+        terminal.expect("alpha-vm", "beta-vm", since=since)
+        since = terminal.clear_line()
+        terminal.type("oc-virt_expose --type \t")
+        terminal.expect("ClusterIP", "LoadBalancer", "NodePort", since=since)
+
+
+@pytest.mark.sandbox
+def test_kubectl_completes_vm_names(sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
+    create_vms(sandbox, namespace, "alpha-vm", "beta-vm")
+    kubectl = [str(VENV_BIN / "kubectl"), "__complete", "virt-expose"]
+    env = {**os.environ, "PATH": os.pathsep.join([str(VENV_BIN), SYSTEM_PATH])}
+    in_namespace = {**env, "KUBECONFIG": str(kubeconfig_in_namespace(sandbox, namespace, tmp_path))}
+    result = subprocess.run([*kubectl, "vm", ""], capture_output=True, text=True, env=in_namespace, timeout=30)
+    assert result.stdout.splitlines() == ["alpha-vm", "beta-vm", ":4"], result.stderr
+    typed = {**env, "KUBECONFIG": str(sandbox.kubeconfig)}
+    result = subprocess.run([*kubectl, "--namespace", namespace, "vmi", ""], capture_output=True, text=True,
+                            env=typed, timeout=30)
+    assert result.stdout.splitlines() == [":4"], result.stderr  # stopped VMs have no VMI
+    result = subprocess.run([*kubectl, "-n", namespace, "vm/"], capture_output=True, text=True, env=typed, timeout=30)
+    assert result.stdout.splitlines() == ["vm/alpha-vm", "vm/beta-vm", ":4"], result.stderr
+
+
+def test_completion_imports_only_what_it_needs(offline_kubeconfig: Path) -> None:
+    probe = """
+import sys
+from oc_virt_expose.completion import candidates
+try:
+    candidates(sys.argv[1:])
+except Exception:  # nothing listens at the kubeconfig's server: what was imported is the point
+    pass
+heavy = ("kubernetes", "urllib3", "requests", "shtab", "yaml", "oc_virt_expose.client", "ssl")
+print(" ".join(sorted({name.split(".")[0] if name.split(".")[0] != "oc_virt_expose" else name
+                       for name in sys.modules if name.split(".")[0] in heavy or name in heavy})))
+"""
+
+    def imported(*words: str) -> set[str]:
+        result = subprocess.run([str(VENV_BIN / "python"), "-c", probe, *words], capture_output=True, text=True,
+                                env={**os.environ, "KUBECONFIG": str(offline_kubeconfig)}, check=True)
+        return set(result.stdout.split())
+
+    assert imported("vm", "x", "--ty") == set()  # flags: the parser only
+    assert imported("") == set()  # TYPE
+    assert imported("--context", "") == {"yaml"}  # the kubeconfig
+    names = imported("vm", "")  # the HTTP client, never the Kubernetes package
+    assert "oc_virt_expose.client" in names and "kubernetes" not in names
