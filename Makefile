@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test unit sandbox sandbox-build demo lint clean dist completions
+.PHONY: test unit sandbox sandbox-build demo bench lint clean dist completions
 
 $(INSTALLED): setup.cfg pyproject.toml tests/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ test: sandbox-build
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests/unit
 
+# The seed scenario end to end against the sandbox, through `kubectl virt-expose` (see tests/sandbox/demo.py).
+demo: sandbox-build
+	$(BIN)/python -m tests.sandbox.demo
+
 sandbox: sandbox-build
 	$(BIN)/python -m tests.sandbox --kubeconfig .sandbox/kubeconfig --seed demo
+
+# Ratios against kubectl, the manual steps and virtctl, measured side by side in one run (not a test).
+bench: sandbox-build
+	$(BIN)/python -m tests.bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

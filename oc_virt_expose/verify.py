@@ -135,14 +135,24 @@ def wait_for_endpoints(client: Client, namespace: str, service_name: str, matche
     path = resource_path("discovery.k8s.io/v1", "endpointslices", namespace=namespace)
     selector = f"{SERVICE_NAME_LABEL}={service_name}"
     if deadline.check_once:
-        return evaluate(client.list(path, label_selector=selector).get("items") or [], matcher)
+        return evaluate(in_family_order(client.list(path, label_selector=selector).get("items") or [], families),
+                        matcher)
     slices: dict[str, Object] = {}
     report = EndpointReport()
     for _event in _watch_state(client, path, deadline, slices, label_selector=selector):
-        report = evaluate(slices.values(), matcher)
+        report = evaluate(in_family_order(slices.values(), families), matcher)
         if report.complete(families):
             break
     return report
+
+
+def in_family_order(slices: Iterable[Object], families: Sequence[str]) -> list[Object]:
+    """The slices in the order of the Service's IP families, so addresses are listed in that order."""
+    def rank(endpoint_slice: Object) -> int:
+        family = endpoint_slice.get("addressType")
+        return families.index(family) if family in families else len(families)
+
+    return sorted(slices, key=rank)
 
 
 def wait_for_load_balancer(client: Client, namespace: str, service_name: str, deadline: Deadline) -> Object | None:

@@ -1,9 +1,11 @@
-"""Fixtures shared by the suites: one sandbox cluster per IP stack per session, a fresh namespace per test."""
+"""Fixtures shared by the suites: one sandbox cluster per configuration (IP stack, KubeVirt version, load
+balancer) per session, a fresh namespace per test, and the requests a sandbox's API server served."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.sandbox.audit import AuditLog, Marker, RequestCounter
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -29,10 +33,16 @@ class RunningSandbox:
     process: subprocess.Popen[str]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    kubevirt_version: str = "1.7"
+    audit_log: Path | None = None  # the API server's (see tests/sandbox/audit.py)
 
     def kubectl(self, *args: str, namespace: str | None = None, check: bool = True,
-                input: str | None = None) -> subprocess.CompletedProcess[str]:
+                input: str | None = None, context: str | None = None) -> subprocess.CompletedProcess[str]:
+        """kubectl with the sandbox's kubeconfig, as its admin or as the user of `context` (see
+        tests/sandbox/users.py: restricted, cert-user, exec-user, anonymous, bad-token)."""
         command = [str(VENV_BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
+        if context:
+            command += ["--context", context]
         if namespace:
             command += ["-n", namespace]
         result = subprocess.run([*command, *args], capture_output=True, text=True, input=input, timeout=120)
@@ -78,22 +88,31 @@ def start_sandbox(directory: Path, stack: str = "ipv4", seed: str = "empty", *ex
         process.kill()
         raise RuntimeError(f"sandbox ({stack}) did not start:\n{log.read_text()[-4000:]}")
     assert lines[-1].strip() == f"sandbox ready: KUBECONFIG={kubeconfig}"
-    return RunningSandbox(stack, kubeconfig, process, log, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+    version = extra[extra.index("--kubevirt-version") + 1] if "--kubevirt-version" in extra else "1.7"
+    audit = re.search(r"^sandbox: audit log (\S+)$", log.read_text(), re.MULTILINE)
+    return RunningSandbox(stack, kubeconfig, process, log, env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+                          kubevirt_version=version, audit_log=Path(audit.group(1)) if audit else None)
 
 
 class SandboxPool:
-    """One sandbox per stack, started on first use, stopped at the end of the session."""
+    """One sandbox per configuration (stack, KubeVirt version, load balancer), seeded with the demo
+    objects, started on first use, stopped at the end of the session."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.running: dict[str, RunningSandbox] = {}
+        self.running: dict[tuple[str, str, bool], RunningSandbox] = {}
 
-    def get(self, stack: str) -> RunningSandbox:
-        if stack not in self.running:
-            directory = self.root / stack
+    def get(self, stack: str = "ipv4", kubevirt_version: str = "1.7", load_balancer: bool = True) -> RunningSandbox:
+        key = (stack, kubevirt_version, load_balancer)
+        if key not in self.running:
+            name = stack + ("" if kubevirt_version == "1.7" else f"-kubevirt-{kubevirt_version}") + \
+                ("" if load_balancer else "-no-load-balancer")
+            directory = self.root / name
             directory.mkdir(parents=True, exist_ok=True)
-            self.running[stack] = start_sandbox(directory, stack, "demo")
-        return self.running[stack]
+            self.running[key] = start_sandbox(
+                directory, stack, "demo", "--kubevirt-version", kubevirt_version,
+                "--load-balancer" if load_balancer else "--no-load-balancer")
+        return self.running[key]
 
     def stop_all(self) -> None:
         for sandbox in self.running.values():
@@ -120,3 +139,16 @@ def namespace(sandbox: RunningSandbox) -> Iterator[str]:
     sandbox.kubectl("create", "namespace", name)
     yield name
     sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def request_counter(sandbox: RunningSandbox) -> RequestCounter:
+    """Counts the requests `sandbox`'s API server serves from now on (see tests/sandbox/audit.py)."""
+    assert sandbox.audit_log is not None, "the sandbox did not say where its audit log is"
+    return RequestCounter(AuditLog(sandbox.audit_log), Marker.from_kubeconfig(sandbox.kubeconfig))
+
+
+@pytest.fixture
+def requests_made(sandbox: RunningSandbox) -> RequestCounter:
+    """The requests the default sandbox serves from the start of the test (or the last `start()`):
+    `requests_made.requests(user_agent="kubectl/")` -> [Request(verb, path, query, user, user_agent, code)]."""
+    return request_counter(sandbox)

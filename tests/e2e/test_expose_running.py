@@ -3,9 +3,13 @@ declared ports, and verification by one watch."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
 import pytest
 
-from tests.conftest import RunningSandbox
+from tests.conftest import VENV_BIN, RunningSandbox
 from tests.e2e.conftest import (
     as_if_before_kubevirt_1_7,
     create_vm,
@@ -15,7 +19,6 @@ from tests.e2e.conftest import (
     service_or_none,
     template_labels,
     vm_manifest,
-    wait_vm_ready,
 )
 
 pytestmark = pytest.mark.sandbox
@@ -78,7 +81,6 @@ def test_restart_always_restarts_the_vm_instead_of_labelling_it_live(
         "virtualmachine.kubevirt.io/again restarted"]
     assert "PATCH virtualmachineinstances" not in result.verbs() and "PATCH pods" not in result.verbs()
     assert result.verbs()[-2:] == ["PUT restart", "WATCH endpointslices"]
-    wait_vm_ready(sandbox, namespace, "again")
     new_pod = launcher_pod(sandbox, namespace, "again")
     assert new_pod["metadata"]["uid"] != pod["metadata"]["uid"]
     assert new_pod["metadata"]["labels"]["special"] == "key"
@@ -140,13 +142,76 @@ def test_a_selector_that_also_matches_another_vm_warns(sandbox: RunningSandbox, 
     assert f"Warning: the selector app=twins also matches {other}" in result.stderr
 
 
-def test_verification_times_out_with_exit_3_when_the_pod_is_not_ready(
+def test_verification_times_out_with_exit_3_when_no_pod_gets_ready(
         sandbox: RunningSandbox, namespace: str, virt_expose) -> None:
     """`--timeout` bounds the watch; the Service stays, and the message says re-running waits again."""
-    create_vm(sandbox, namespace, vm_manifest("slow", running=False))
-    result = virt_expose("vm", "slow", "-n", namespace, "--port", "80", "--start", "--timeout", "1s")
-    if result.code == 0:
-        pytest.skip("the sandbox made the VM ready within a second")
+    manifest = vm_manifest("stuck")
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"no-such-node": "true"}  # its pod stays Pending
+    create_vm(sandbox, namespace, manifest, wait=False)
+    sandbox.kubectl("wait", "vmi/stuck", "--for=create", "--timeout=60s", namespace=namespace)
+    result = virt_expose("vm", "stuck", "-n", namespace, "--port", "80", "--timeout", "2s")
     assert result.code == 3, result
-    assert "timed out after 1s waiting for a ready endpoint of VirtualMachine slow" in result.stderr
-    assert service_or_none(sandbox, namespace, "slow") is not None
+    assert result.stderr.startswith("error: timed out after 2s waiting for a ready endpoint of VirtualMachine stuck")
+    assert "re-running the same command waits again" in result.stderr
+    assert result.verbs()[-1] == "WATCH endpointslices"
+    assert service_or_none(sandbox, namespace, "stuck") is not None
+
+
+LIMITED_ROLE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: expose-without-live-labels}
+rules:
+- {apiGroups: [kubevirt.io], resources: [virtualmachines], verbs: [get, list, patch]}
+- {apiGroups: [kubevirt.io], resources: [virtualmachineinstances], verbs: [get, list]}
+- {apiGroups: [""], resources: [pods], verbs: [get, list]}
+- {apiGroups: [""], resources: [services], verbs: [get, create]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [list]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+- {apiGroups: [subresources.kubevirt.io], resources: [virtualmachines/restart], verbs: [update]}
+"""
+
+
+def test_refused_live_labelling_exits_3_and_restart_always_finishes_the_job(
+        sandbox: RunningSandbox, namespace: str, virt_expose) -> None:
+    create_vm(sandbox, namespace, vm_manifest("guarded"))
+    sandbox.apply(LIMITED_ROLE, namespace)
+    sandbox.kubectl("create", "serviceaccount", "limited", namespace=namespace)
+    sandbox.kubectl("create", "rolebinding", "limited", "--role=expose-without-live-labels",
+                    f"--serviceaccount={namespace}:limited", namespace=namespace)
+    user = ("--as", f"system:serviceaccount:{namespace}:limited")
+
+    refused = virt_expose("vm", "guarded", "-n", namespace, "--port", "80", "--selector", "special=key", *user)
+    assert refused.code == 3, refused
+    assert refused.stdout.splitlines() == ["virtualmachine.kubevirt.io/guarded labeled"]
+    message = refused.stderr.strip()
+    assert 'cannot patch resource "virtualmachineinstances"' in message
+    assert "--restart=always" in message and len(message.splitlines()) == 1
+    assert service_or_none(sandbox, namespace, "guarded") is None
+
+    finished = virt_expose("vm", "guarded", "-n", namespace, "--port", "80", "--selector", "special=key",
+                           "--restart=always", *user)
+    assert finished.code == 0, finished
+    assert finished.stdout.splitlines()[:2] == ["service/guarded created",
+                                                "virtualmachine.kubevirt.io/guarded restarted"]
+    assert launcher_pod(sandbox, namespace, "guarded")["metadata"]["labels"]["special"] == "key"
+
+
+def test_ctrl_c_during_verification_exits_130_after_saying_what_was_done(
+        sandbox: RunningSandbox, namespace: str) -> None:
+    manifest = vm_manifest("waiting")
+    manifest["spec"]["template"]["spec"]["nodeSelector"] = {"no-such-node": "true"}  # never serves
+    create_vm(sandbox, namespace, manifest, wait=False)
+    sandbox.kubectl("wait", "vmi/waiting", "--for=create", "--timeout=60s", namespace=namespace)
+    environment = dict(sandbox.env, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    command = [str(VENV_BIN / "kubectl"), "virt-expose", "vm", "waiting", "-n", namespace, "--port", "80"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=environment) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "service/waiting created\n"
+        process.send_signal(signal.SIGINT)  # kubectl execs the plugin: this is the plugin's process
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, (out, err)
+    assert err == ("interrupted: done so far: service/waiting created; re-running the same command finishes "
+                   "the job\n")
+    assert "Traceback" not in err

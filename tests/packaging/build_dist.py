@@ -10,7 +10,7 @@ it lives beside the tests that check what it makes, as `tests/sandbox/build.py` 
   and only the `.py` files of PyYAML's wheel (its C extension is optional too). Wheels are fetched with
   pip once into `.cache/dist-wheels` and checked against the lock's hashes.
 - Reproducible: entries sorted, fixed timestamps (1980-01-01) and modes, no bytecode inside (each
-  interpreter compiles its own into a cache, see `zipapp_main.py`), gzip without name or time. Deflate
+  interpreter compiles its own into a cache, see `zipapp_start.py`), gzip without name or time. Deflate
   output depends on the zlib version: the same machine image gives the same bytes.
 
     python -m tests.packaging.build_dist [--out DIR] [--manifest FILE]
@@ -122,7 +122,7 @@ def _wheel_files(path: Path) -> dict[str, bytes]:
                 continue
             if name.startswith("_yaml/"):  # PyYAML's shim for its C extension
                 continue
-            if ".data/" in name.split("/")[0] + "/":
+            if name.split("/")[0].endswith(".data"):
                 raise SystemExit(f"{path.name}: unexpected {name} (data outside the package)")
             files[name] = wheel.read(info)
     return files

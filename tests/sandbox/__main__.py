@@ -23,10 +23,14 @@ def parse(argv: list[str] | None) -> SandboxOptions:
                         help="IP families of services and pods (dual: IPv4 first)")
     parser.add_argument("--seed", choices=SEEDS, default="empty",
                         help="demo: the seed's VM and friends; empty: only the namespace")
-    parser.add_argument("--kubevirt-version", choices=("1.7",), default="1.7")
+    parser.add_argument("--kubevirt-version", choices=("1.7", "1.6"), default="1.7",
+                        help="KubeVirt's controllers, API and CRDs of this release (1.6's launcher pods lack "
+                             "vmi.kubevirt.io/id)")
+    parser.add_argument("--load-balancer", action=argparse.BooleanOptionalAction, default=True,
+                        help="give LoadBalancer Services an address, as MetalLB would (default: on)")
     args = parser.parse_args(argv)
     return SandboxOptions(kubeconfig=args.kubeconfig.resolve(), stack=args.stack, seed=args.seed,
-                          kubevirt_version=args.kubevirt_version)
+                          kubevirt_version=args.kubevirt_version, load_balancer=args.load_balancer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,20 @@ MODULES = {
         " -X kubevirt.io/client-go/version.gitTreeState=clean"
         " -X kubevirt.io/client-go/version.buildDate=2025-11-22T23:34:02Z",
     ),
+    # For sandboxes started with --kubevirt-version 1.6 only: `binary()` builds it on first use; build_all
+    # builds it too, since the suite starts one (tests/e2e/test_sandbox_part2_kubevirt_1_6.py).
+    "kubevirt-1.6": GoModule(
+        HERE / "kubevirt" / "v1.6",
+        {
+            "virt-controller-1.6": "kubevirt.io/kubevirt/cmd/virt-controller",
+            "virt-api-1.6": "kubevirt.io/kubevirt/cmd/virt-api",
+            "kubevirt-manifests-1.6": "./cmd/manifests",
+        },
+        ldflags="-X kubevirt.io/client-go/version.gitVersion=v1.6.0"
+        " -X kubevirt.io/client-go/version.gitCommit=d53baa7f84687d156bd8a3a80d7ea2fbd8e0a993"
+        " -X kubevirt.io/client-go/version.gitTreeState=clean"
+        " -X kubevirt.io/client-go/version.buildDate=2025-07-24T19:23:44Z",
+    ),
     "kwok": GoModule(HERE / "tools" / "kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
     # Test-only: the packaging tests validate plugin-manifest.yaml and install dist/ with the real krew.
     "krew": GoModule(
@@ -109,10 +124,32 @@ def _build(module: GoModule, target: Path) -> None:
         print(f"sandbox: built {program} in {time.monotonic() - started:.0f}s", file=sys.stderr)
 
 
+# Not built: a file taken from a Go module as published (fetched like the modules above, verified by go.sum).
+OPENSHIFT_API = HERE / "tools" / "openshift-api"
+ROUTE_CRD_PATH = "route/v1/zz_generated.crd-manifests/routes.crd.yaml"
+
+
+def route_crd() -> Path:
+    """The Route CRD (route.openshift.io/v1) of the github.com/openshift/api version that tools/openshift-api
+    pins, as MicroShift installs it; downloaded once into the cache."""
+    digest = hashlib.sha256((OPENSHIFT_API / "go.sum").read_bytes()).hexdigest()[:16]
+    target = CACHE / f"openshift-api-{digest}" / "routes.crd.yaml"
+    if not target.exists():
+        download = subprocess.run(["go", "mod", "download", "-json", "github.com/openshift/api"], cwd=OPENSHIFT_API,
+                                  check=True, capture_output=True, text=True)
+        source = Path(json.loads(download.stdout)["Dir"]) / ROUTE_CRD_PATH
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(source.read_bytes())
+        partial.rename(target)
+    return target
+
+
 def build_all() -> None:
     for module in MODULES.values():
         for program in module.programs:
             binary(program)
+    route_crd()
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.sandbox.controlplane import ControlPlane, Stack, start_control_plane
+from tests.sandbox.infrastructure import Infrastructure, start_infrastructure
 from tests.sandbox.kubevirt import KubeVirt, install_kubevirt
 from tests.sandbox.nodes import KUBEVIRT_NODE_LABELS, create_nodes, start_kwok
 from tests.sandbox.process import Supervisor
+from tests.sandbox.users import ADMIN_CONTEXT, Kubeconfig, KubeconfigUser, create_users
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -34,6 +36,7 @@ class SandboxOptions:
     stack: Stack = "ipv4"
     seed: str = "empty"
     kubevirt_version: str = "1.7"
+    load_balancer: bool = True
 
 
 class Sandbox:
@@ -46,6 +49,7 @@ class Sandbox:
         self._janitor = self._start_janitor()
         self.control_plane: ControlPlane | None = None
         self.kubevirt: KubeVirt | None = None
+        self.infrastructure: Infrastructure | None = None
 
     def _start_janitor(self) -> subprocess.Popen[bytes]:
         """A process outside the supervisor that cleans up if this one is killed (see janitor.py)."""
@@ -75,17 +79,39 @@ class Sandbox:
             "--kubeconfig", str(self.kubevirt.handler_kubeconfig),
             "--observer-kubeconfig", str(self.control_plane.admin_kubeconfig),
         ], env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.infrastructure = start_infrastructure(self.options, self.supervisor, self.workdir, self.control_plane)
+        subprocess.run([*self.kubectl, "create", "namespace", DEFAULT_NAMESPACE], check=True, capture_output=True)
         self._write_user_kubeconfig()
         self._seed()
+        # Tests count requests in it (tests/sandbox/audit.py); the line's form is read by tests/conftest.py.
+        print(f"sandbox: audit log {self.control_plane.audit_log}", file=sys.stderr)
         print(f"sandbox: started in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
     def _write_user_kubeconfig(self) -> None:
+        """The admin's context (current) and the other users' (see users.py), plus `faults` once the
+        infrastructure runs a fault proxy in front of the API server."""
         assert self.control_plane is not None
-        self.options.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-        self.control_plane.write_kubeconfig(self.options.kubeconfig, namespace=DEFAULT_NAMESPACE)
+        plane = self.control_plane
+        users = create_users(self.kubectl, plane, self.workdir / "users", DEFAULT_NAMESPACE)
+        kubeconfig = Kubeconfig(DEFAULT_NAMESPACE, clusters={
+            "sandbox": {"server": plane.server, "certificate-authority": str(plane.ca.cert_file)}})
+        kubeconfig.users = users
+        proxy = self._fault_proxy_cluster()
+        if proxy is not None:
+            kubeconfig.clusters["faults"] = proxy
+            kubeconfig.users.append(KubeconfigUser("faults", {"token": plane.admin_token}, cluster="faults"))
+        kubeconfig.write(self.options.kubeconfig, current=ADMIN_CONTEXT)
+
+    def _fault_proxy_cluster(self) -> dict[str, str] | None:
+        """The fault proxy's address and CA (the cluster CA unless it has its own), if it runs."""
+        assert self.control_plane is not None
+        url = getattr(self.infrastructure, "fault_proxy_url", None)
+        if not url:
+            return None
+        ca = getattr(self.infrastructure, "fault_proxy_ca", None) or self.control_plane.ca.cert_file
+        return {"server": str(url), "certificate-authority": str(ca)}
 
     def _seed(self) -> None:
-        subprocess.run([*self.kubectl, "create", "namespace", DEFAULT_NAMESPACE], check=True, capture_output=True)
         if self.options.seed == "demo":
             subprocess.run([*self.kubectl, "create", "-f", str(HERE / "seed-demo.yaml")], check=True,
                            capture_output=True)

@@ -30,6 +30,9 @@ from tests.sandbox.migration import MigrationPlayer
 LOG = logging.getLogger("virt-handler")
 GROUP, VERSION, VMIS = "kubevirt.io", "v1", "virtualmachineinstances"
 EXITED_ANNOTATION = "sandbox.virt-expose.io/exited"
+# Its own user agent (the Python client's default is any Python program's), so that tests counting
+# requests in the audit log (tests/sandbox/audit.py) can tell the simulation's requests from theirs.
+USER_AGENT = "sandbox-virt-handler (simulated)"
 FINAL_PHASES = {"Succeeded", "Failed"}
 
 
@@ -81,7 +84,7 @@ class VirtHandler:
     def __init__(self, handler: client.ApiClient, observer: client.ApiClient) -> None:
         self.vmis = client.CustomObjectsApi(handler)
         self.pods = client.CoreV1Api(observer)
-        self.migrations = MigrationPlayer(self.update, self.launcher_pods, self.finish_pod)
+        self.migrations = MigrationPlayer(self.update, self.launcher_pods, self.finish_pod, interface_statuses)
 
     def launcher_pods(self, vmi: dict) -> list[dict]:
         selector = f"kubevirt.io/created-by={vmi['metadata']['uid']}"
@@ -97,13 +100,16 @@ class VirtHandler:
         self.pods.patch_namespaced_pod(meta["name"], meta["namespace"],
                                        {"metadata": {"annotations": {EXITED_ANNOTATION: now()}}})
 
-    def update(self, vmi: dict) -> None:
+    def update(self, vmi: dict) -> bool:
+        """PUTs the VMI; False if it changed or went away meanwhile (the watch brings the newer one)."""
         meta = vmi["metadata"]
         try:
             self.vmis.replace_namespaced_custom_object(GROUP, VERSION, meta["namespace"], VMIS, meta["name"], vmi)
         except ApiException as error:
-            if error.status not in (404, 409):  # a newer version is on its way through the watch
+            if error.status not in (404, 409):
                 raise
+            return False
+        return True
 
     def handle(self, vmi: dict) -> None:
         status = vmi.setdefault("status", {})
@@ -169,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     handler = config.new_client_from_config(config_file=args.kubeconfig)
     observer = config.new_client_from_config(config_file=args.observer_kubeconfig)
+    handler.user_agent = observer.user_agent = USER_AGENT
     VirtHandler(handler, observer).run()
     return 0
 

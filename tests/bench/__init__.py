@@ -1,0 +1,1 @@
+"""make bench: timing side by side and API request counts (see __main__.py)."""

@@ -1,0 +1,109 @@
+"""make bench: virt-expose against kubectl, the manual steps and virtctl, side by side in one run.
+
+    python -m tests.bench [--runs N]
+
+Starts a sandbox cluster, gives every contender its own stopped VMs (one per run, so that no run finds the
+work of another done), times them alternately, counts each one's API requests in the sandbox's audit log,
+and prints Markdown tables (the README's performance section is written from them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.bench.timing import Contender, Steps, race, report
+from tests.conftest import RunningSandbox, start_sandbox
+from tests.sandbox.build import binary
+
+BIN = Path(sys.executable).parent
+PLUGIN = str(BIN / "oc-virt_expose")
+KUBECTL = str(BIN / "kubectl")
+NAMESPACE = "bench"
+SEED_LABEL_PATCH = '{"spec":{"template":{"metadata":{"labels":{"special":"key"}}}}}'
+
+
+def stopped_vm(name: str) -> dict:
+    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
+            "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {
+                "devices": {}, "resources": {"requests": {"memory": "128Mi"}}}}}}}
+
+
+def seed_service(name: str, node_port: int) -> dict:
+    """The seed chapter's Service, under another name and node port for each run."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"selector": {"special": "key"}, "type": "NodePort",
+                     "ports": [{"protocol": "TCP", "port": 80, "targetPort": 9376, "nodePort": node_port}]}}
+
+
+class Bench:
+    def __init__(self, sandbox: RunningSandbox, workdir: Path, runs: int) -> None:
+        self.sandbox, self.workdir, self.runs = sandbox, workdir, runs
+        self.kubeconfig = str(sandbox.kubeconfig)
+        self.env = {**sandbox.env, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def prepare(self, prefixes: list[str]) -> None:
+        count = self.runs + 1
+        items = [stopped_vm(f"{prefix}-{i}") for prefix in prefixes for i in range(count)]
+        self.sandbox.kubectl("create", "namespace", NAMESPACE)
+        self.sandbox.apply({"apiVersion": "v1", "kind": "List", "items": items}, NAMESPACE)
+        for i in range(count):
+            (self.workdir / f"svc-{i}.json").write_text(json.dumps(seed_service(f"manual-{i}", 30100 + i)))
+
+    def contender(self, name: str, steps: Steps) -> Contender:
+        return Contender(name, steps, self.env)
+
+    def start_up(self) -> str:
+        contenders = [
+            self.contender("oc-virt_expose --help", lambda i: [[PLUGIN, "--help"]]),
+            self.contender("oc-virt_expose (usage error)", lambda i: [[PLUGIN, "vm", "x", "--port", "80/XTP"]]),
+            self.contender("kubectl version --client", lambda i: [[KUBECTL, "version", "--client"]]),
+        ]
+        race(contenders, self.runs * 3)
+        return report("Start-up: help and usage errors", contenders)
+
+    def seed_scenario(self) -> str:
+        plugin = self.contender("virt-expose (one command)", lambda i: [[
+            PLUGIN, "vm", f"plugin-{i}", "-n", NAMESPACE, "--name", f"plugin-{i}", "--selector", "special=key",
+            "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", str(30000 + i)]])
+        manual = self.contender("by hand (kubectl patch, create -f, get)", lambda i: [
+            [KUBECTL, "patch", "vm", f"manual-{i}", "-n", NAMESPACE, "--type", "merge", "-p", SEED_LABEL_PATCH],
+            [KUBECTL, "create", "-f", str(self.workdir / f"svc-{i}.json")],
+            [KUBECTL, "get", "service", "-n", NAMESPACE]])
+        race([plugin, manual], self.runs)
+        return report("The seed scenario (stopped VM, NodePort 80 -> 9376, selector special=key)", [plugin, manual])
+
+    def against_virtctl(self) -> str:
+        virtctl = str(binary("virtctl-1.7"))
+        plugin = self.contender("virt-expose", lambda i: [[
+            PLUGIN, "vm", f"peer-{i}", "-n", NAMESPACE, "--port", "80", "--target-port", "9376"]])
+        peer = self.contender("virtctl expose (v1.7.0)", lambda i: [[
+            virtctl, "--kubeconfig", self.kubeconfig, "expose", "vm", f"virtctl-{i}", "-n", NAMESPACE,
+            "--name", f"virtctl-{i}", "--port", "80", "--target-port", "9376"]])
+        race([plugin, peer], self.runs)
+        return report("Against virtctl expose (stopped VM, ClusterIP 80 -> 9376)", [plugin, peer])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="measured runs of each command (default 10)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="virt-expose-bench-") as directory:
+        workdir = Path(directory)
+        print("bench: starting the sandbox cluster", file=sys.stderr)
+        sandbox = start_sandbox(workdir, "ipv4", "empty")
+        try:
+            bench = Bench(sandbox, workdir, args.runs)
+            bench.prepare(["plugin", "manual", "peer", "virtctl"])
+            for section in (bench.start_up(), bench.seed_scenario(), bench.against_virtctl()):
+                print(section, flush=True)
+        finally:
+            sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
