@@ -10,9 +10,10 @@ Three ways in, one answer (`candidates`):
 
 What is completed: TYPE, flags, flag values (fixed sets; contexts, clusters, users and namespaces named in
 the kubeconfig; files) and NAME, the VMs (VMIs, VMIRSs) listed from the cluster with the --kubeconfig,
---context, -n, ... typed so far. Within `BUDGET` seconds or not at all; nothing but candidates ever
-reaches the terminal (stdin and stderr are /dev/null meanwhile, so an exec credential plugin cannot
-prompt). Imports: the parser for flags, `kubeconfig` (PyYAML) for its values, `client` only for NAME.
+--context, -n, ... typed so far. Within `BUDGET` seconds (VIRT_EXPOSE_COMPLETION_TIMEOUT changes it) or
+not at all; nothing but candidates ever reaches the terminal (stdin and stderr are /dev/null meanwhile,
+so an exec credential plugin cannot prompt). Imports: the parser for flags, `kubeconfig` (PyYAML) for
+its values, `client` only for NAME.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ HELPER_PREFIXES = ("kubectl_complete-", "oc_complete-")
 PROGRAMS = ("oc-virt_expose", "kubectl-virt_expose")
 SHELLS = {"bash": "{prog}.bash", "zsh": "_{prog}", "tcsh": "{prog}.tcsh"}  # file name in completions/
 BUDGET = 0.8  # seconds: the shell gets an answer within a second, start-up included, or none
+BUDGET_VARIABLE = "VIRT_EXPOSE_COMPLETION_TIMEOUT"  # seconds, for slow clusters (and busy test machines)
 DIRECTIVE_FILES = 0  # cobra's ShellCompDirectiveDefault: the shell completes file names
 DIRECTIVE_NO_FILES = 4  # cobra's ShellCompDirectiveNoFileComp
 FILE_DESTS = frozenset({"kubeconfig", "certificate_authority"})
@@ -93,12 +95,20 @@ def _within_budget(words: list[str], *, describe: bool) -> tuple[list[str], int]
         raise _Deadline
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, BUDGET)
+    signal.setitimer(signal.ITIMER_REAL, budget())
     try:
         return candidates(words, describe=describe)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def budget() -> float:
+    """BUDGET, or the seconds in VIRT_EXPOSE_COMPLETION_TIMEOUT."""
+    try:
+        return max(float(os.environ.get(BUDGET_VARIABLE) or BUDGET), 0.01)
+    except ValueError:
+        return BUDGET
 
 
 def _silence() -> list[int]:
@@ -293,7 +303,7 @@ def _names(type_word: str, current: str, line: _Line) -> list[str]:
     from oc_virt_expose.options import parse_resource_type
 
     kind = parse_resource_type(type_word)
-    connection = replace(load_connection(line.connection_flags()), request_timeout=BUDGET)
+    connection = replace(load_connection(line.connection_flags()), request_timeout=budget())
     with Client(connection) as client:
         listing = client.list(resource_path(kind.api_version, kind.plural, namespace=connection.namespace))
     names = (str((item.get("metadata") or {}).get("name") or "") for item in listing.get("items") or [])

@@ -140,9 +140,9 @@ class Run:
     def record(self, obj: Mapping[str, Any], verb: str, what: str) -> None:
         """Print the change line; remember it (unless a dry run) for the messages of a later failure."""
         resource = resource_name(obj) or "service"
-        self.printer.change(resource, _name(obj), verb)
-        if self.options.dry_run is DryRun.NONE:
+        if self.options.dry_run is DryRun.NONE:  # before printing: a Ctrl-C may come as soon as it shows
             self.done.append(f"{resource}/{_name(obj)} {what}")
+        self.printer.change(resource, _name(obj), verb)
 
     # -- dry run -------------------------------------------------------------------------------------
 
@@ -202,10 +202,7 @@ class Run:
             report = verify.wait_for_endpoints(self.cluster.client, self.cluster.namespace,
                                                self.options.service_name, matcher, families, deadline)
         if report.other_pods:
-            self.printer.warning(
-                f"the selector {format_labels(plan.selector.selector)} also matches "
-                f"{', '.join(sorted(report.other_pods))}, which {'is' if len(report.other_pods) == 1 else 'are'} "
-                f"not {self.options.resource.kind} {self.options.name}'s: the Service sends them traffic too")
+            self.printer.warning(self.other_pods_warning(plan, report.other_pods))
         if not report.ready_pods:
             self.printer.summary(service, _host_ips(observed.pods))
             raise NotServingError(self.not_ready_message(report))
@@ -215,6 +212,12 @@ class Run:
         count = len(report.ready_pods)
         self.printer.change("service", self.options.service_name,
                             f"verified: {count} ready endpoint{'s' if count > 1 else ''} {', '.join(report.ready)}")
+
+    def other_pods_warning(self, plan: Plan, other_pods: set[str]) -> str:
+        are = "is" if len(other_pods) == 1 else "are"
+        return (f"the selector {format_labels(plan.selector.selector)} also matches {', '.join(sorted(other_pods))}, "
+                f"which {are} not {self.options.resource.kind} {self.options.name}'s: the Service sends them "
+                "traffic too")
 
     def pod_matcher(self, plan: Plan, observed: Observed) -> verify.PodMatcher:
         if self.options.resource is VMIRS:

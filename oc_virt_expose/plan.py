@@ -112,12 +112,16 @@ def _place_labels(plan: Plan, options: ExposeOptions, observed: Observed) -> Non
     plan.template_labels = dict(selector.template_labels)
     if not observed.running:
         plan.vm_action = VMAction.START if options.start else VMAction.NONE
-        return
-    if not selector.running_vm_lacks_labels:
-        return
-    if options.restart is RestartPolicy.ALWAYS:
+    elif selector.running_vm_lacks_labels:
+        _label_running_vm(plan, options.restart)
+
+
+def _label_running_vm(plan: Plan, restart: RestartPolicy) -> None:
+    """How a running VM whose pods lack the selector's labels gets them, under `--restart`."""
+    selector = plan.selector
+    if restart is RestartPolicy.ALWAYS:
         plan.vm_action = VMAction.RESTART
-    elif options.restart is RestartPolicy.NEVER:
+    elif restart is RestartPolicy.NEVER:
         plan.pending = (f"the running VM's pod lacks {format_labels(selector.selector)} and --restart=never: "
                         "the Service gets an endpoint when the VM next restarts (or re-run without "
                         "--restart=never to label it live)")

@@ -186,15 +186,7 @@ def _watch_state(client: Client, path: str, deadline: Deadline, state: dict[str,
                               field_selector=field_selector, timeout_seconds=seconds, allow_bookmarks=True)
         try:
             for event in events:
-                obj = event.get("object") or {}
-                meta = obj.get("metadata") or {}
-                resource_version = meta.get("resourceVersion") or resource_version
-                if event.get("type") == "BOOKMARK":
-                    continue
-                if event.get("type") == "DELETED":
-                    state.pop(str(meta.get("name")), None)
-                else:
-                    state[str(meta.get("name"))] = obj
+                resource_version = apply_event(state, event) or resource_version
                 yield
                 if deadline.remaining() <= 0:
                     return
@@ -205,3 +197,14 @@ def _watch_state(client: Client, path: str, deadline: Deadline, state: dict[str,
             state.clear()
         finally:
             events.close()
+
+
+def apply_event(state: dict[str, Object], event: Mapping[str, Any]) -> str | None:
+    """Bring `state` (name -> object) up to date with one watch event; returns its resourceVersion."""
+    obj = event.get("object") or {}
+    meta = obj.get("metadata") or {}
+    if event.get("type") == "DELETED":
+        state.pop(str(meta.get("name")), None)
+    elif event.get("type") != "BOOKMARK":
+        state[str(meta.get("name"))] = obj
+    return meta.get("resourceVersion")

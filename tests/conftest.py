@@ -80,11 +80,12 @@ def start_sandbox(directory: Path, stack: str = "ipv4", seed: str = "empty", *ex
         for line in process.stdout:
             lines.append(line)
             if line.startswith("sandbox ready: "):
-                ready.set()
-                return
+                break
+        ready.set()  # also at the end of its output: it exited without being ready
 
     threading.Thread(target=read_ready_line, daemon=True).start()
-    if not ready.wait(START_TIMEOUT) or process.poll() is not None:
+    if not ready.wait(START_TIMEOUT) or not lines or not lines[-1].startswith("sandbox ready: ") \
+            or process.poll() is not None:
         process.kill()
         raise RuntimeError(f"sandbox ({stack}) did not start:\n{log.read_text()[-4000:]}")
     assert lines[-1].strip() == f"sandbox ready: KUBECONFIG={kubeconfig}"

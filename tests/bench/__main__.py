@@ -17,11 +17,11 @@ from pathlib import Path
 
 from tests.bench.timing import Contender, Steps, race, report
 from tests.conftest import RunningSandbox, start_sandbox
+from tests.packaging import build_dist
+from tests.packaging.install import install_fresh_venv
 from tests.sandbox.build import binary
 
-BIN = Path(sys.executable).parent
-PLUGIN = str(BIN / "oc-virt_expose")
-KUBECTL = str(BIN / "kubectl")
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
 NAMESPACE = "bench"
 SEED_LABEL_PATCH = '{"spec":{"template":{"metadata":{"labels":{"special":"key"}}}}}'
 
@@ -40,10 +40,14 @@ def seed_service(name: str, node_port: int) -> dict:
 
 
 class Bench:
-    def __init__(self, sandbox: RunningSandbox, workdir: Path, runs: int) -> None:
-        self.sandbox, self.workdir, self.runs = sandbox, workdir, runs
+    """The plugin runs from a fresh venv where it is pip-installed as users install it (not the editable
+    development install, whose import hook and uncompiled sources would slow every start)."""
+
+    def __init__(self, sandbox: RunningSandbox, workdir: Path, venv_bin: Path, runs: int) -> None:
+        self.sandbox, self.workdir, self.venv_bin, self.runs = sandbox, workdir, venv_bin, runs
+        self.plugin = str(venv_bin / "oc-virt_expose")
         self.kubeconfig = str(sandbox.kubeconfig)
-        self.env = {**sandbox.env, "PYTHONDONTWRITEBYTECODE": "1"}
+        self.env = {key: value for key, value in sandbox.env.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
     def prepare(self, prefixes: list[str]) -> None:
         count = self.runs + 1
@@ -58,17 +62,21 @@ class Bench:
 
     def start_up(self) -> str:
         contenders = [
-            self.contender("oc-virt_expose --help", lambda i: [[PLUGIN, "--help"]]),
-            self.contender("oc-virt_expose (usage error)", lambda i: [[PLUGIN, "vm", "x", "--port", "80/XTP"]]),
+            self.contender("oc-virt_expose --help", lambda i: [[self.plugin, "--help"]]),
+            Contender("oc-virt_expose (usage error)", lambda i: [[self.plugin, "vm", "x", "--port", "80/XTP"]],
+                      self.env, exit_code=2),
             self.contender("kubectl version --client", lambda i: [[KUBECTL, "version", "--client"]]),
         ]
         race(contenders, self.runs * 3)
         return report("Start-up: help and usage errors", contenders)
 
+    @staticmethod
+    def seed_arguments(i: int) -> list[str]:
+        return ["vm", f"plugin-{i}", "-n", NAMESPACE, "--name", f"plugin-{i}", "--selector", "special=key",
+                "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", str(30000 + i)]
+
     def seed_scenario(self) -> str:
-        plugin = self.contender("virt-expose (one command)", lambda i: [[
-            PLUGIN, "vm", f"plugin-{i}", "-n", NAMESPACE, "--name", f"plugin-{i}", "--selector", "special=key",
-            "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", str(30000 + i)]])
+        plugin = self.contender("virt-expose (one command)", lambda i: [[self.plugin, *self.seed_arguments(i)]])
         manual = self.contender("by hand (kubectl patch, create -f, get)", lambda i: [
             [KUBECTL, "patch", "vm", f"manual-{i}", "-n", NAMESPACE, "--type", "merge", "-p", SEED_LABEL_PATCH],
             [KUBECTL, "create", "-f", str(self.workdir / f"svc-{i}.json")],
@@ -79,12 +87,31 @@ class Bench:
     def against_virtctl(self) -> str:
         virtctl = str(binary("virtctl-1.7"))
         plugin = self.contender("virt-expose", lambda i: [[
-            PLUGIN, "vm", f"peer-{i}", "-n", NAMESPACE, "--port", "80", "--target-port", "9376"]])
+            self.plugin, "vm", f"peer-{i}", "-n", NAMESPACE, "--port", "80", "--target-port", "9376"]])
         peer = self.contender("virtctl expose (v1.7.0)", lambda i: [[
             virtctl, "--kubeconfig", self.kubeconfig, "expose", "vm", f"virtctl-{i}", "-n", NAMESPACE,
             "--name", f"virtctl-{i}", "--port", "80", "--target-port", "9376"]])
         race([plugin, peer], self.runs)
         return report("Against virtctl expose (stopped VM, ClusterIP 80 -> 9376)", [plugin, peer])
+
+    def one_file(self) -> str:
+        """dist/oc-virt_expose against the same version pip-installed, on the same interpreter, from the
+        second run on, with and without PYTHONDONTWRITEBYTECODE=1; the real command re-runs the seed
+        scenario of run 0 (its answer: unchanged)."""
+        work = self.workdir / "one-file"
+        executable, _ = build_dist.build(work / "dist", None)
+        python, installed = str(self.venv_bin / "python3"), self.plugin
+        base = {**self.env, "VIRT_EXPOSE_CACHE": str(work / "cache")}
+        sections = []
+        for case, args in (("--help", ["--help"]), ("the seed scenario again", self.seed_arguments(0))):
+            for extra in ({}, {"PYTHONDONTWRITEBYTECODE": "1"}):
+                env = {**base, **extra}
+                pair = [Contender("one-file", lambda i, a=args: [[python, str(executable), *a]], env),
+                        Contender("pip-installed", lambda i, a=args: [[installed, *a]], env)]
+                race(pair, self.runs)
+                flag = " with PYTHONDONTWRITEBYTECODE=1" if extra else ""
+                sections.append(report(f"One-file build: {case}{flag}", pair))
+        return "\n".join(sections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="virt-expose-bench-") as directory:
         workdir = Path(directory)
+        print("bench: installing the plugin into a fresh venv", file=sys.stderr)
+        venv_bin = install_fresh_venv(workdir / "install")
         print("bench: starting the sandbox cluster", file=sys.stderr)
         sandbox = start_sandbox(workdir, "ipv4", "empty")
         try:
-            bench = Bench(sandbox, workdir, args.runs)
+            bench = Bench(sandbox, workdir, venv_bin, args.runs)
             bench.prepare(["plugin", "manual", "peer", "virtctl"])
-            for section in (bench.start_up(), bench.seed_scenario(), bench.against_virtctl()):
-                print(section, flush=True)
+            for section in (bench.start_up, bench.seed_scenario, bench.against_virtctl, bench.one_file):
+                print(section(), flush=True)
         finally:
             sandbox.stop()
     return 0

@@ -20,6 +20,7 @@ class Contender:
     name: str
     steps: Steps
     env: dict[str, str] | None = None
+    exit_code: int = 0  # what each step must exit with (2 for a usage error)
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
 
@@ -32,7 +33,7 @@ class Contender:
             wall += time.perf_counter() - started
             cpu += usage.ru_utime + usage.ru_stime
             process.returncode = os.waitstatus_to_exitcode(status)
-            if process.returncode != 0:
+            if process.returncode != self.exit_code:
                 stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
                 raise RuntimeError(f"{self.name}: {' '.join(argv)} exited {process.returncode}: {stderr}")
             if process.stderr:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +157,17 @@ def template_labels(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[st
 def service_or_none(sandbox: RunningSandbox, namespace: str, name: str) -> dict[str, Any] | None:
     found = sandbox.kubectl("get", "service", name, "-o", "json", "--ignore-not-found", namespace=namespace)
     return json.loads(found.stdout) if found.stdout.strip() else None
+
+
+@contextmanager
+def fresh_namespace(sandbox: RunningSandbox, prefix: str) -> Iterator[str]:
+    """A new namespace in a sandbox other than the default one (the `namespace` fixture's)."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    sandbox.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import RunningSandbox
+from tests.conftest import RequestCounter, RunningSandbox
 from tests.e2e.conftest import (
     SEED_NAMESPACE,
     create_vm,
@@ -25,9 +25,11 @@ SEED_REQUESTS = ["GET virtualmachines", "GET services", "LIST networkpolicies", 
 
 
 def test_seed_scenario_end_to_end_and_its_re_run_changes_nothing(
-        sandbox: RunningSandbox, seed_namespace: str, virt_expose) -> None:
+        sandbox: RunningSandbox, seed_namespace: str, virt_expose, requests_made: RequestCounter) -> None:
     first = virt_expose(*SEED_COMMAND, "-n", seed_namespace)
     assert first.code == 0, first
+    served = requests_made.requests(user_agent="virt-expose/")  # as the API server's audit log counts them
+    assert [request.verb for request in served] == ["get", "get", "list", "patch", "create"]
     assert first.stdout.splitlines()[:3] == [
         "virtualmachine.kubevirt.io/example-vm labeled",
         "service/example-service created",
@@ -51,10 +53,12 @@ def test_seed_scenario_end_to_end_and_its_re_run_changes_nothing(
     assert vm["spec"]["template"]["metadata"]["labels"] == {"special": "key"}
     assert vm["spec"]["running"] is False
 
+    requests_made.start()
     again = virt_expose(*SEED_COMMAND, "-n", seed_namespace)
     assert again.code == 0, again
     assert again.stdout.splitlines()[0] == "service/example-service unchanged"
     assert again.verbs() == ["GET virtualmachines", "GET services", "LIST networkpolicies"]
+    assert len(requests_made.requests(user_agent="virt-expose/")) == 3
     after = sandbox.get("service", "example-service", namespace=seed_namespace)
     assert after["metadata"]["resourceVersion"] == service["metadata"]["resourceVersion"]
     assert sandbox.get("vm", "example-vm", namespace=seed_namespace)["metadata"]["resourceVersion"] == \

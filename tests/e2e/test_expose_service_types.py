@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import RunningSandbox, SandboxPool
-from tests.e2e.conftest import create_vm, launcher_pod, run_plugin, vm_manifest
+from tests.e2e.conftest import create_vm, fresh_namespace, launcher_pod, run_plugin, vm_manifest
 
 pytestmark = pytest.mark.sandbox
 
@@ -20,24 +20,35 @@ def test_node_port_says_how_to_reach_it_from_outside(sandbox: RunningSandbox, na
             f"e.g. {pod['status']['hostIP']}:{node_port}") in result.stdout
 
 
-def test_load_balancer_without_a_provider_stays_pending_and_says_why(
-        sandbox: RunningSandbox, namespace: str, virt_expose) -> None:
+def test_load_balancer_gets_its_address_from_the_provider(sandbox: RunningSandbox, namespace: str,
+                                                          virt_expose) -> None:
     create_vm(sandbox, namespace, vm_manifest("lb"))
-    result = virt_expose("vm", "lb", "-n", namespace, "--port", "80", "--type", "LoadBalancer", "--timeout", "3s")
-    assert result.code == 3, result
-    assert "service/lb verified: 1 ready endpoint" in result.stdout
-    assert "MetalLB" in result.stderr and result.stderr.startswith("error: ")
+    result = virt_expose("vm", "lb", "-n", namespace, "--port", "80", "--type", "LoadBalancer")
+    assert result.code == 0, result
+    ingress = sandbox.get("service", "lb", namespace=namespace)["status"]["loadBalancer"]["ingress"][0]["ip"]
+    assert f"Load balancer: {ingress}:80" in result.stdout
     assert result.verbs()[-2:] == ["WATCH endpointslices", "WATCH services"]
     assert any("fieldSelector=metadata.name%3Dlb" in r for r in result.requests)
+
+
+def test_load_balancer_without_a_provider_stays_pending_and_says_why(sandboxes: SandboxPool) -> None:
+    sandbox = sandboxes.get("ipv4", load_balancer=False)
+    with fresh_namespace(sandbox, "no-lb") as namespace:
+        create_vm(sandbox, namespace, vm_manifest("lb"))
+        result = run_plugin(sandbox, "vm", "lb", "-n", namespace, "--port", "80", "--type", "LoadBalancer",
+                            "--timeout", "3s")
+        assert result.code == 3, result
+        assert "service/lb verified: 1 ready endpoint" in result.stdout
+        assert "Load balancer: address pending" in result.stdout
+        assert result.stderr.startswith("error: service/lb: no load-balancer address yet")
+        assert "MetalLB" in result.stderr
 
 
 @pytest.mark.parametrize("families", [["IPv4", "IPv6"], ["IPv6", "IPv4"]])
 def test_dual_stack_service_gets_ready_endpoints_in_both_families(sandboxes: SandboxPool,
                                                                   families: list[str]) -> None:
     sandbox = sandboxes.get("dual")
-    namespace = f"dual-{families[0].lower()}"
-    sandbox.kubectl("create", "namespace", namespace)
-    try:
+    with fresh_namespace(sandbox, "dual") as namespace:
         create_vm(sandbox, namespace, vm_manifest("both"))
         pod = launcher_pod(sandbox, namespace, "both")
         result = run_plugin(sandbox, "vm", "both", "-n", namespace, "--port", "80", "--ip-families",
@@ -48,22 +59,16 @@ def test_dual_stack_service_gets_ready_endpoints_in_both_families(sandboxes: San
         assert service["spec"]["ipFamilies"] == families
         assert len(service["spec"]["clusterIPs"]) == 2
         verified = next(line for line in result.stdout.splitlines() if "verified" in line)
-        for entry in pod["status"]["podIPs"]:
-            address = entry["ip"]
-            assert (f"[{address}]:80" if ":" in address else f"{address}:80") in verified
-    finally:
-        sandbox.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        shown = [f"[{e['ip']}]:80" if ":" in e["ip"] else f"{e['ip']}:80" for e in pod["status"]["podIPs"]]
+        shown.sort(key=lambda endpoint: families.index("IPv6" if endpoint.startswith("[") else "IPv4"))
+        assert verified.endswith(f"1 ready endpoint {shown[0]}, {shown[1]}")  # in the Service's family order
 
 
 def test_single_stack_ipv6_sandbox(sandboxes: SandboxPool) -> None:
     sandbox = sandboxes.get("ipv6")
-    namespace = "single-v6"
-    sandbox.kubectl("create", "namespace", namespace)
-    try:
+    with fresh_namespace(sandbox, "v6") as namespace:
         create_vm(sandbox, namespace, vm_manifest("six"))
         result = run_plugin(sandbox, "vm", "six", "-n", namespace, "--port", "80")
         assert result.code == 0, result
         assert ":" in sandbox.get("service", "six", namespace=namespace)["spec"]["clusterIP"]
         assert "verified: 1 ready endpoint [" in result.stdout
-    finally:
-        sandbox.kubectl("delete", "namespace", namespace, "--wait=false", check=False)

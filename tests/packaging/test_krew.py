@@ -15,7 +15,7 @@ import yaml
 
 from tests.conftest import RunningSandbox
 from tests.packaging import build_dist
-from tests.packaging.conftest import SYSTEM_PATH, VENV_BIN, Built, create_vms, kubeconfig_in_namespace
+from tests.packaging.conftest import PATIENT, SYSTEM_PATH, VENV_BIN, Built, create_vms, kubeconfig_in_namespace
 
 # every <os, arch> krew v0.4.3 knows (cmd/validate-krew-manifest allPlatforms), and CPUs beyond them
 KREW_PLATFORMS = [("linux", "386"), ("linux", "amd64"), ("linux", "arm"), ("linux", "arm64"),
@@ -45,7 +45,7 @@ def new_krew(directory: Path, krew_programs: dict[str, Path]) -> Krew:
     root = directory / "krew-root"
     path = os.pathsep.join([str(tools), str(root / "bin"), str(VENV_BIN), SYSTEM_PATH])
     env = {"HOME": str(directory), "PATH": path, "KREW_ROOT": str(root), "KREW_NO_UPGRADE_CHECK": "1",
-           "VIRT_EXPOSE_CACHE": str(directory / "cache")}
+           "VIRT_EXPOSE_CACHE": str(directory / "cache"), **PATIENT}
     return Krew(root, env)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from oc_virt_expose import __version__
 from tests.conftest import RunningSandbox
-from tests.packaging.conftest import SYSTEM_PATH, VENV_BIN, create_vms
+from tests.packaging.conftest import PATIENT, SYSTEM_PATH, VENV_BIN, create_vms
 from tests.packaging.install import install_fresh_venv
 
 PROGRAMS = ("oc-virt_expose", "kubectl-virt_expose", "kubectl_complete-virt_expose", "oc_complete-virt_expose")
@@ -36,7 +36,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
     tools = work / "tools"  # kubectl alone, not the test venv's own copy of the plugin
     tools.mkdir()
     (tools / "kubectl").symlink_to(VENV_BIN / "kubectl")
-    env = {"HOME": str(work), "PATH": os.pathsep.join([str(venv_bin), str(tools), SYSTEM_PATH])}
+    env = {"HOME": str(work), "PATH": os.pathsep.join([str(venv_bin), str(tools), SYSTEM_PATH]), **PATIENT}
     return FreshVenv(venv_bin, env)
 
 

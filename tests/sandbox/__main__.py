@@ -1,7 +1,10 @@
-"""python -m tests.sandbox --kubeconfig PATH [--stack ipv4|ipv6|dual] [--seed demo|empty]
+"""python -m tests.sandbox --kubeconfig PATH [--stack ipv4|ipv6|dual] [--seed demo|empty] [--kubevirt-version 1.7|1.6]
 
 Builds what is missing, starts the sandbox cluster, writes its kubeconfig (current namespace
 example-namespace), prints `sandbox ready: KUBECONFIG=PATH` and serves until SIGINT or SIGTERM.
+The kubeconfig's current context is the admin's; its other contexts are other users (tests/sandbox/users.py)
+and `faults`, the API server through the fault proxy. On stderr, `sandbox: audit log PATH` names the API
+server's audit log (tests/sandbox/audit.py counts requests in it).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ MODULES = {
         " -X kubevirt.io/client-go/version.buildDate=2025-11-22T23:34:02Z",
     ),
     # For sandboxes started with --kubevirt-version 1.6 only: `binary()` builds it on first use; build_all
-    # builds it too, since the suite starts one (tests/e2e/test_sandbox_part2_kubevirt_1_6.py).
+    # builds it too, since the suite starts one (tests/e2e/test_sandbox_part2_kubevirt_versions.py).
     "kubevirt-1.6": GoModule(
         HERE / "kubevirt" / "v1.6",
         {

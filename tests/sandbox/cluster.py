@@ -78,7 +78,7 @@ class Sandbox:
             sys.executable, "-m", "tests.sandbox.virt_handler",
             "--kubeconfig", str(self.kubevirt.handler_kubeconfig),
             "--observer-kubeconfig", str(self.control_plane.admin_kubeconfig),
-        ], env={**os.environ, "PYTHONPATH": str(REPO)})
+        ], env={**os.environ, "PYTHONPATH": str(REPO)}, restart=True)
         self.infrastructure = start_infrastructure(self.options, self.supervisor, self.workdir, self.control_plane)
         subprocess.run([*self.kubectl, "create", "namespace", DEFAULT_NAMESPACE], check=True, capture_output=True)
         self._write_user_kubeconfig()
@@ -94,8 +94,7 @@ class Sandbox:
         plane = self.control_plane
         users = create_users(self.kubectl, plane, self.workdir / "users", DEFAULT_NAMESPACE)
         kubeconfig = Kubeconfig(DEFAULT_NAMESPACE, clusters={
-            "sandbox": {"server": plane.server, "certificate-authority": str(plane.ca.cert_file)}})
-        kubeconfig.users = users
+            "sandbox": {"server": plane.server, "certificate-authority": str(plane.ca.cert_file)}}, users=users)
         proxy = self._fault_proxy_cluster()
         if proxy is not None:
             kubeconfig.clusters["faults"] = proxy
@@ -103,13 +102,8 @@ class Sandbox:
         kubeconfig.write(self.options.kubeconfig, current=ADMIN_CONTEXT)
 
     def _fault_proxy_cluster(self) -> dict[str, str] | None:
-        """The fault proxy's address and CA (the cluster CA unless it has its own), if it runs."""
-        assert self.control_plane is not None
-        url = getattr(self.infrastructure, "fault_proxy_url", None)
-        if not url:
-            return None
-        ca = getattr(self.infrastructure, "fault_proxy_ca", None) or self.control_plane.ca.cert_file
-        return {"server": str(url), "certificate-authority": str(ca)}
+        """The fault proxy's cluster entry (its address and the CA its clients trust)."""
+        return self.infrastructure.kubeconfig_cluster() if self.infrastructure is not None else None
 
     def _seed(self) -> None:
         if self.options.seed == "demo":

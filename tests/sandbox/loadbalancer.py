@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import sys
 import threading
@@ -195,8 +196,7 @@ class LoadBalancerController:
         with self.services.lock:
             service = self.services.cache.get(key)
         if not wants_address(service):
-            self.allocator.release(key)
-            self.failures.pop(key, None)
+            self.release(key)
             return
         assert service is not None
         if not self.enabled():
@@ -209,6 +209,15 @@ class LoadBalancerController:
         self.failures.pop(key, None)
         if status_ips(service) != ips:
             self.write_status(service, ips)
+
+    def release(self, key: str) -> None:
+        """Frees what `key` held; the Services that could not get an address try again."""
+        held = self.allocator.held_by(key)
+        self.allocator.release(key)
+        self.failures.pop(key, None)
+        if held:
+            for waiting in list(self.failures):
+                self.queue.add(waiting)
 
     def assign(self, key: str, service: dict[str, Any]) -> list[str]:
         requested = requested_ips(service)
@@ -242,7 +251,7 @@ class LoadBalancerController:
                 return
             raise
         LOG.info("%s/%s: %s", meta["namespace"], meta["name"], ", ".join(ips))
-        record_event(self.api, service, "Service", "Normal", "IPAllocated", f"Assigned IP {ips}", COMPONENT)
+        record_event(self.api, service, "Service", "Normal", "IPAllocated", f"Assigned IP {json.dumps(ips)}", COMPONENT)
 
 
 def main(argv: list[str] | None = None) -> int:

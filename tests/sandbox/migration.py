@@ -60,7 +60,9 @@ class MigrationPlayer:
         stamp, node = _now(), state["targetNode"]
         state.update(targetNodeAddress=target["status"].get("hostIP", ""), targetNodeDomainDetected=True,
                      targetNodeDomainReadyTimestamp=stamp, startTimestamp=stamp, endTimestamp=stamp,
-                     mode="PreCopy", completed=True, failed=False)
+                     mode="PreCopy", completed=True)
+        # Only non-empty values: the next handoff replaces migrationState with a JSON patch whose `test`
+        # compares it with the controller's Go struct, where empty fields are omitted (`failed: false` is not).
         status = vmi["status"]
         status["nodeName"] = node
         status["migrationTransport"] = "Unix"

@@ -112,7 +112,7 @@ def admit(api: Api, request: dict[str, Any], domain: str) -> dict[str, Any]:
 class WebhookHandler(BaseHTTPRequestHandler):
     server: WebhookServer
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         review = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         request = review["request"]
         try:
@@ -128,7 +128,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         LOG.debug(format, *args)
 
 
@@ -173,16 +173,19 @@ class Router:
     def __init__(self, api: Api, domain: str) -> None:
         self.api, self.domain = api, domain
         self.queue = DelayQueue()
+        self.hosts: dict[str, str] = {}  # the host each Route exposed when last seen
         self.routes = Informer(api, ROUTES, self.on_route)
 
     def on_route(self, kind: str, route: dict[str, Any]) -> None:
-        """A Route's change may decide its host's other claimants too."""
-        host = exposed_host(route, self.domain)
-        for other in self.routes.objects():
-            if exposed_host(other, self.domain) == host:
-                self.queue.add(key_of(other))
+        """A Route's change may decide the other claimants of the host it had and of the one it has."""
+        key = key_of(route)
+        hosts = {self.hosts.pop(key, ""), exposed_host(route, self.domain)}
         if kind != "DELETED":
-            self.queue.add(key_of(route))
+            self.hosts[key] = exposed_host(route, self.domain)
+            self.queue.add(key)
+        for other in self.routes.objects():
+            if exposed_host(other, self.domain) in hosts:
+                self.queue.add(key_of(other))
 
     def run(self, ready_file: Path | None) -> None:
         self.routes.start()

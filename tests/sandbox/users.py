@@ -9,7 +9,8 @@
   ServiceAccount token (default/sandbox-exec-user, bound to the `edit` ClusterRole, which KubeVirt's own
   roles extend to VMs and their subresources);
 - `anonymous`: no credentials at all (the API server's default anonymous authentication: 403 as
-  system:anonymous for anything but discovery and health);
+  system:anonymous for anything but discovery and health; kubectl prompts for a username with it, the
+  Python client sends no credentials);
 - `bad-token`: a token the API server does not know (401 Unauthorized).
 Every context's namespace is example-namespace.
 """

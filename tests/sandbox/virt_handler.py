@@ -97,8 +97,12 @@ class VirtHandler:
         meta = pod["metadata"]
         if EXITED_ANNOTATION in (meta.get("annotations") or {}):
             return
-        self.pods.patch_namespaced_pod(meta["name"], meta["namespace"],
-                                       {"metadata": {"annotations": {EXITED_ANNOTATION: now()}}})
+        try:
+            self.pods.patch_namespaced_pod(meta["name"], meta["namespace"],
+                                           {"metadata": {"annotations": {EXITED_ANNOTATION: now()}}})
+        except ApiException as error:
+            if error.status != 404:  # deleted meanwhile (its namespace, say): nothing left to finish
+                raise
 
     def update(self, vmi: dict) -> bool:
         """PUTs the VMI; False if it changed or went away meanwhile (the watch brings the newer one)."""
@@ -110,6 +114,15 @@ class VirtHandler:
                 raise
             return False
         return True
+
+    def handle_safely(self, vmi: dict) -> None:
+        """Handles a VMI; an API error on one (say, its pod went away meanwhile) is logged, and the VMI's
+        next event tries again, as virt-handler's work queue retries."""
+        try:
+            self.handle(vmi)
+        except ApiException as error:
+            meta = vmi["metadata"]
+            LOG.warning("%s/%s: %s %s", meta.get("namespace"), meta.get("name"), error.status, error.reason)
 
     def handle(self, vmi: dict) -> None:
         status = vmi.setdefault("status", {})
@@ -154,14 +167,14 @@ class VirtHandler:
         while True:
             listed = self.vmis.list_cluster_custom_object(GROUP, VERSION, VMIS)
             for vmi in listed["items"]:
-                self.handle(vmi)
+                self.handle_safely(vmi)
             stream = watch.Watch().stream(self.vmis.list_cluster_custom_object, GROUP, VERSION, VMIS,
                                           resource_version=listed["metadata"]["resourceVersion"],
                                           timeout_seconds=300)
             try:
                 for event in stream:
                     if event["type"] in ("ADDED", "MODIFIED"):
-                        self.handle(event["object"])
+                        self.handle_safely(event["object"])
             except ApiException as error:
                 if error.status != 410:
                     raise
