@@ -7,6 +7,7 @@ import secrets
 import time
 
 import pytest
+import yaml
 from kubernetes import client, config, watch
 
 from tests.conftest import RunningSandbox
@@ -15,8 +16,13 @@ from tests.e2e.test_sandbox import launcher_pod, vm_manifest, wait_endpoint, wai
 pytestmark = pytest.mark.sandbox
 
 
-def start_vm(sandbox: RunningSandbox, namespace: str, name: str) -> dict:
-    sandbox.apply(vm_manifest(name), namespace)
+def start_vm(sandbox: RunningSandbox, namespace: str, name: str, container_disk: str | None = None) -> dict:
+    manifest = yaml.safe_load(vm_manifest(name))
+    if container_disk:  # as the demo seed's VMs boot; the target pod needs the image's digest (imageID)
+        spec = manifest["spec"]["template"]["spec"]
+        spec["domain"]["devices"]["disks"] = [{"name": "containerdisk", "disk": {"bus": "virtio"}}]
+        spec["volumes"] = [{"name": "containerdisk", "containerDisk": {"image": container_disk}}]
+    sandbox.apply(manifest, namespace)
     wait_vm_ready(sandbox, namespace, name)
     return sandbox.get("vmi", name, namespace=namespace)
 
@@ -83,7 +89,7 @@ def test_target_pod_takes_the_vmi_labels_not_the_old_pod_labels(sandbox: Running
 
 
 def test_two_migrations_in_a_row(sandbox: RunningSandbox, namespace: str) -> None:
-    vmi = start_vm(sandbox, namespace, "traveller")
+    vmi = start_vm(sandbox, namespace, "traveller", container_disk="quay.io/containerdisks/fedora:41")
     first_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["uid"])
 
     migrate(sandbox, namespace, "traveller")
@@ -93,6 +99,10 @@ def test_two_migrations_in_a_row(sandbox: RunningSandbox, namespace: str) -> Non
 
     assert third_pod["spec"]["nodeName"] == first_pod["spec"]["nodeName"]  # two nodes: back where it started
     assert len({p["metadata"]["uid"] for p in (first_pod, second_pod, third_pod)}) == 3
+    disk_images = [next(c["image"] for c in p["spec"]["containers"] if c["name"] == "volumecontainerdisk")
+                   for p in (first_pod, second_pod, third_pod)]
+    assert disk_images[0] == "quay.io/containerdisks/fedora:41"
+    assert disk_images[1] == disk_images[2] and disk_images[1].startswith("quay.io/containerdisks/fedora@sha256:")
     migrations = sandbox.get("vmim", namespace=namespace)["items"]
     assert [m["status"]["phase"] for m in migrations] == ["Succeeded", "Succeeded"]
 
