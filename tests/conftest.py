@@ -97,23 +97,38 @@ def start_sandbox(directory: Path, stack: str = "ipv4", seed: str = "empty", *ex
 
 class SandboxPool:
     """One sandbox per configuration (stack, KubeVirt version, load balancer), seeded with the demo
-    objects, started on first use, stopped at the end of the session."""
+    objects, started on first use, stopped at the end of the session.
+
+    At most MAX_RUNNING run at once: starting another stops the one used least recently (never the default
+    one), which keeps the suite within 2 cores, a few GB and the kernel's 128 inotify instances per user
+    (each sandbox holds ~17). A configuration asked for again is started again."""
+
+    MAX_RUNNING = 3
+    DEFAULT = ("ipv4", "1.7", True)
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.running: dict[tuple[str, str, bool], RunningSandbox] = {}
+        self.running: dict[tuple[str, str, bool], RunningSandbox] = {}  # least recently used first
 
     def get(self, stack: str = "ipv4", kubevirt_version: str = "1.7", load_balancer: bool = True) -> RunningSandbox:
         key = (stack, kubevirt_version, load_balancer)
-        if key not in self.running:
-            name = stack + ("" if kubevirt_version == "1.7" else f"-kubevirt-{kubevirt_version}") + \
-                ("" if load_balancer else "-no-load-balancer")
-            directory = self.root / name
-            directory.mkdir(parents=True, exist_ok=True)
-            self.running[key] = start_sandbox(
-                directory, stack, "demo", "--kubevirt-version", kubevirt_version,
-                "--load-balancer" if load_balancer else "--no-load-balancer")
+        if key in self.running:
+            self.running[key] = self.running.pop(key)
+            return self.running[key]
+        while len(self.running) >= self.MAX_RUNNING:
+            self._stop_least_recently_used()
+        name = stack + ("" if kubevirt_version == "1.7" else f"-kubevirt-{kubevirt_version}") + \
+            ("" if load_balancer else "-no-load-balancer")
+        directory = self.root / name
+        directory.mkdir(parents=True, exist_ok=True)
+        self.running[key] = start_sandbox(
+            directory, stack, "demo", "--kubevirt-version", kubevirt_version,
+            "--load-balancer" if load_balancer else "--no-load-balancer")
         return self.running[key]
+
+    def _stop_least_recently_used(self) -> None:
+        key = next(key for key in self.running if key != self.DEFAULT)
+        self.running.pop(key).stop()
 
     def stop_all(self) -> None:
         for sandbox in self.running.values():
