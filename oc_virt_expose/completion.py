@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
-    from oc_virt_expose.kubeconfig import ConnectionFlags
+    from oc_virt_expose.connection_flags import ConnectionFlags
 
 HIDDEN = "__complete"
 HIDDEN_TCSH = "__complete_tcsh"
@@ -190,11 +190,9 @@ class _Line:
             self.values[action.dest] = value
 
     def connection_flags(self) -> ConnectionFlags:
-        from dataclasses import fields
+        from oc_virt_expose.connection_flags import ConnectionFlags
 
-        from oc_virt_expose.kubeconfig import ConnectionFlags
-
-        known = {item.name for item in fields(ConnectionFlags)}
+        known = set(ConnectionFlags._fields)
         given = {dest: tuple(value) if isinstance(value, list) else value
                  for dest, value in self.values.items() if dest in known}
         for dest in FILE_DESTS & given.keys():  # the shell hands words over unexpanded

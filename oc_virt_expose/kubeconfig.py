@@ -25,38 +25,15 @@ Nothing secret is ever part of a message or a `repr()`.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from oc_virt_expose.connection_flags import ConnectionFlags, parse_request_timeout
 from oc_virt_expose.credentials import ExecConfig, as_text, decode_base64, user_credentials
 from oc_virt_expose.errors import UsageError, VirtExposeError
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
-                   "h": 3600.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-@dataclass(frozen=True)
-class ConnectionFlags:
-    """The connection flags as given on the command line (None: not given)."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    cluster: str | None = None
-    user: str | None = None
-    namespace: str | None = None
-    server: str | None = None
-    token: str | None = field(default=None, repr=False)
-    certificate_authority: str | None = None
-    insecure_skip_tls_verify: bool = False
-    tls_server_name: str | None = None
-    request_timeout: str | None = None
-    as_user: str | None = None
-    as_groups: tuple[str, ...] = ()
-    as_uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,28 +69,6 @@ class Connection:
     @property
     def uses_tls(self) -> bool:
         return self.server.startswith("https://")
-
-
-def parse_duration(text: str, *, what: str = "duration") -> float:
-    """Seconds in a Go duration (`90s`, `1m30s`, `500ms`) or a bare integer of seconds, as kubectl."""
-    value = text.strip()
-    if value.isdigit():
-        return float(value)
-    sign = -1.0 if value.startswith("-") else 1.0
-    body = value.lstrip("+-")
-    parts = _DURATION_PART.findall(body)
-    if not body or "".join(number + unit for number, unit in parts) != body:
-        raise UsageError(f"invalid {what} {text!r}: use an integer of seconds or a number with a unit"
-                         " (e.g. 30s, 2m, 1h30m)")
-    return sign * sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
-
-
-def parse_request_timeout(text: str | None) -> float | None:
-    """kubectl's --request-timeout: None or 0 for no timeout."""
-    if text is None or text == "":
-        return None
-    seconds = parse_duration(text, what="--request-timeout")
-    return seconds if seconds > 0 else None
 
 
 def load_connection(flags: ConnectionFlags, environ: Mapping[str, str] | None = None, *,

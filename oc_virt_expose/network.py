@@ -53,7 +53,7 @@ class PodInterface:
 
     def port_specs(self) -> list[PortSpec]:
         """The declared ports as the Service's ports when `--port` is not given (as virtctl does)."""
-        return [PortSpec(port=d.port, target=d.port, protocol=d.protocol) for d in self.ports]
+        return [PortSpec(port=d.port, target=d.port, protocol=d.protocol, name=d.name) for d in self.ports]
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,24 @@
 """The command's options: raw flag values -> typed, completed `ExposeOptions` -> `validate()`.
 
-As kubectl's expose: `ExposeOptions.from_args` parses each flag (syntax errors are `UsageError`), the
-dataclass completes defaults (`__post_init__`), `validate()` checks the flags against each other. All of
-it is pure: nothing here reads the cluster or imports `kubernetes`, so a refused command exits 2 before
-any request.
+As kubectl's expose: `ExposeOptions.from_args` parses each flag (syntax errors are `UsageError`) and
+completes the defaults, `validate()` checks the flags against each other. All of it is pure: nothing here
+reads the cluster or imports `kubernetes`, so a refused command exits 2 before any request. A usage error
+costs no more imports than `--help` (issue 6): records are `NamedTuple`s, not dataclasses (which import
+`inspect`), and the kubeconfig loader is not imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import enum
-import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TypeVar, overload
+from typing import NamedTuple, TypeVar, overload
 
 from oc_virt_expose import ports as port_specs
 from oc_virt_expose import selector as labels_syntax
 from oc_virt_expose import service
+from oc_virt_expose.connection_flags import ConnectionFlags, parse_duration, parse_request_timeout
 from oc_virt_expose.errors import UsageError
-from oc_virt_expose.kubeconfig import ConnectionFlags, parse_duration, parse_request_timeout
 from oc_virt_expose.ports import PortSpec, TargetPort
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -51,8 +50,7 @@ class OutputFormat(str, enum.Enum):
     NAME = "name"
 
 
-@dataclass(frozen=True)
-class ResourceKind:
+class ResourceKind(NamedTuple):
     """A KubeVirt kind that can be exposed."""
 
     short: str
@@ -78,28 +76,27 @@ RESOURCE_KINDS = (VM, VMI, VMIRS)
 TYPE_HELP = "vm (virtualmachine), vmi (virtualmachineinstance) or vmirs (virtualmachineinstancereplicaset)"
 
 
-@dataclass
-class ExposeOptions:
-    """Everything the run needs from the command line, typed and completed."""
+class ExposeOptions(NamedTuple):
+    """Everything the run needs from the command line, typed and completed (by `from_args`)."""
 
     resource: ResourceKind
     name: str
-    ports: list[PortSpec] = field(default_factory=list)
+    ports: Sequence[PortSpec] = ()
     """From `--port`; empty: the ports the VM declares (or none for a headless Service)."""
     target_port: TargetPort | None = None
     protocol: str | None = None
     node_port: int | None = None
     port_name: str | None = None
     service_name: str = ""
-    """`--name`; completed to the object's name cut to 63 characters, as kubectl does."""
+    """`--name`; `from_args` completes it to the object's name cut to 63 characters, as kubectl does."""
     service_type: str = "ClusterIP"
     cluster_ip: str | None = None
-    external_ips: list[str] = field(default_factory=list)
+    external_ips: Sequence[str] = ()
     load_balancer_ip: str | None = None
     session_affinity: str | None = None
     ip_family_policy: str | None = None
-    """Completed to PreferDualStack when two families are given without it, as virtctl does."""
-    ip_families: list[str] = field(default_factory=list)
+    """`from_args` completes it to PreferDualStack when two families are given without it, as virtctl does."""
+    ip_families: Sequence[str] = ()
     labels: dict[str, str] | None = None
     """The Service's labels; None: the exposed object's own labels are copied, as kubectl does."""
     selector: dict[str, str] | None = None
@@ -114,14 +111,8 @@ class ExposeOptions:
     dry_run: DryRun = DryRun.NONE
     output: OutputFormat | None = None
     verbosity: int = 0
-    connection: ConnectionFlags = field(default_factory=ConnectionFlags)
+    connection: ConnectionFlags = ConnectionFlags()
     """kubectl's connection flags as given, resolved by `kubeconfig.load_connection`."""
-
-    def __post_init__(self) -> None:
-        if not self.service_name:
-            self.service_name = service.default_service_name(self.name)
-        if len(self.ip_families) == 2 and self.ip_family_policy is None:
-            self.ip_family_policy = "PreferDualStack"
 
     @property
     def headless(self) -> bool:
@@ -129,8 +120,12 @@ class ExposeOptions:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ExposeOptions:
-        """Parse the raw values of `cli.build_parser()`; each malformed flag is a `UsageError`."""
+        """Parse the raw values of `cli.build_parser()`, completing defaults; a malformed flag is a `UsageError`."""
         resource, name = parse_type_and_name(args.resource_type, args.resource_name)
+        ip_families = [_choice(v, IP_FAMILIES, "--ip-families") for v in _split_commas(args.ip_families)]
+        ip_family_policy = _choice(args.ip_family_policy, IP_FAMILY_POLICIES, "--ip-family-policy")
+        if ip_family_policy is None and len(ip_families) == 2:
+            ip_family_policy = "PreferDualStack"
         return cls(
             resource=resource,
             name=name,
@@ -139,14 +134,14 @@ class ExposeOptions:
             protocol=_optional(port_specs.parse_protocol, args.protocol),
             node_port=_optional(port_specs.parse_node_port, args.node_port),
             port_name=args.port_name,
-            service_name=args.service_name or "",
+            service_name=args.service_name or service.default_service_name(name),
             service_type=parse_service_type(args.service_type or "ClusterIP"),
             cluster_ip=_optional(parse_cluster_ip, args.cluster_ip),
             external_ips=_split_commas(args.external_ip),
             load_balancer_ip=args.load_balancer_ip,
             session_affinity=_choice(args.session_affinity, SESSION_AFFINITIES, "--session-affinity"),
-            ip_family_policy=_choice(args.ip_family_policy, IP_FAMILY_POLICIES, "--ip-family-policy"),
-            ip_families=[_choice(v, IP_FAMILIES, "--ip-families") for v in _split_commas(args.ip_families)],
+            ip_family_policy=ip_family_policy,
+            ip_families=ip_families,
             labels=labels_syntax.parse_label_pairs(args.labels, "--labels") if args.labels else None,
             selector=labels_syntax.parse_label_pairs(args.selector, "--selector") if args.selector else None,
             overwrite=args.overwrite,
@@ -205,6 +200,8 @@ class ExposeOptions:
                 "use PreferDualStack or RequireDualStack, or give one family"
             )
         if self.cluster_ip not in (None, "None") and families:
+            import ipaddress  # ~3 ms: only when an address is given
+
             version = ipaddress.ip_address(self.cluster_ip).version
             if families[0] != f"IPv{version}":
                 raise UsageError(
@@ -301,6 +298,8 @@ def parse_cluster_ip(text: str) -> str:
 
 
 def parse_ip(text: str, flag: str) -> str:
+    import ipaddress  # ~3 ms: only when an address is given
+
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:

@@ -3,7 +3,7 @@
 A `PortSpec` is one port as asked for: by `--port PORT[:TARGET][/PROTOCOL]`, or declared on the VM's
 pod-network interface (`network.PodInterface.port_specs()`, as virtctl). `service_ports` completes the
 specs with `--target-port`, `--protocol` and `--node-port` and names them as `kubectl expose` does:
-- one port: unnamed, or `--port-name`;
+- one port: unnamed, or `--port-name`, or (declared on the VM) the name it is declared with;
 - several ports: `port-1`, `port-2`, ... by the position of the port number;
 - the same port number on several protocols: `port-1-tcp`, `port-1-udp` (`<port-name>-tcp` when a single
   port number is named with `--port-name`).
@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from oc_virt_expose.errors import UsageError
 
@@ -26,22 +25,23 @@ NO_PORT_MESSAGE = "couldn't find port via --port flag or introspection"
 TargetPort = Union[int, str]
 """A target port: a number, or the name of a container port (IANA service name)."""
 
-_PORT_SPEC = re.compile(r"^(?P<port>[^:/]*)(?::(?P<target>[^/]*))?(?:/(?P<protocol>.*))?$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# patterns, compiled (and cached) by `re` at first use: a usage error compiles only those it needs
+_PORT_SPEC = r"^(?P<port>[^:/]*)(?::(?P<target>[^/]*))?(?:/(?P<protocol>.*))?$"
+_DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
-@dataclass(frozen=True)
-class PortSpec:
+class PortSpec(NamedTuple):
     """One port as asked for; `None` fields take the defaults of `service_ports`."""
 
     port: int
     target: TargetPort | None = None
     protocol: str | None = None
+    name: str | None = None
+    """The name the VM declares the port with (`--port` names none)."""
 
 
-@dataclass(frozen=True)
-class ServicePort:
+class ServicePort(NamedTuple):
     """One entry of a Service's `spec.ports`, complete."""
 
     name: str | None
@@ -93,7 +93,7 @@ def is_port_name(value: str) -> bool:
     """Kubernetes' IANA_SVC_NAME: what a named container port (and so a named target port) may be."""
     return (
         len(value) <= 15
-        and bool(_IANA_SVC_NAME.match(value))
+        and bool(re.match(_IANA_SVC_NAME, value))
         and "--" not in value
         and any(c.isalpha() for c in value)
     )
@@ -114,7 +114,7 @@ def parse_target_port(value: str) -> TargetPort:
 
 def validate_port_name(value: str) -> str:
     """A Service port name: a DNS-1123 label (lowercase letters, digits, '-'; at most 63)."""
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if len(value) > 63 or not re.match(_DNS1123_LABEL, value):
         raise UsageError(
             f'invalid --port-name "{value}": must be at most 63 lowercase letters, digits and \'-\', '
             "starting and ending with a letter or digit"
@@ -124,7 +124,7 @@ def validate_port_name(value: str) -> str:
 
 def parse_port_spec(text: str) -> PortSpec:
     """`PORT[:TARGET][/PROTOCOL]` -> PortSpec."""
-    match = _PORT_SPEC.match(text.strip())
+    match = re.match(_PORT_SPEC, text.strip())
     port, target, protocol = match.groups() if match else ("", None, None)
     problem = None
     if not _is_port_number(port):
@@ -184,7 +184,8 @@ def service_ports(
         for spec in specs
     ]
     _refuse_duplicates(completed)
-    names = _port_names([(port, proto) for port, proto, _ in completed], port_name)
+    declared_name = specs[0].name if len(specs) == 1 else None  # the user's name, kept (virtctl: port-1)
+    names = _port_names([(port, proto) for port, proto, _ in completed], port_name or declared_name)
     if node_port is not None:
         _refuse_shared_node_port(completed, node_port)
     return [

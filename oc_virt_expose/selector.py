@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oc_virt_expose.errors import RefusedError, UsageError
 
@@ -43,8 +43,9 @@ UNSTABLE_KEYS = {
 LAUNCHER_KEYS = ("kubevirt.io", "vm.kubevirt.io/name", VMI_ID_LABEL)
 """Keys KubeVirt writes on every launcher pod it creates, over any template value: never added by us."""
 
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# patterns, compiled (and cached) by `re` at first use: a usage error compiles only those it needs
+_QUALIFIED_NAME = r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+_DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 def vmi_id(name: str) -> str:
@@ -62,9 +63,9 @@ def vmi_id(name: str) -> str:
 def label_key_problem(key: str) -> str | None:
     """Why `key` is not a valid label key (Kubernetes' qualified name), or None."""
     prefix, slash, name = key.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+    if slash and (not prefix or len(prefix) > 253 or not re.match(_DNS1123_SUBDOMAIN, prefix)):
         return "its prefix must be a DNS subdomain: lowercase letters, digits, '-' and '.', at most 253"
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if not name or len(name) > 63 or not re.match(_QUALIFIED_NAME, name):
         return (
             "its name must be at most 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -74,7 +75,7 @@ def label_key_problem(key: str) -> str | None:
 
 def label_value_problem(value: str) -> str | None:
     """Why `value` is not a valid label value, or None."""
-    if value and (len(value) > 63 or not _QUALIFIED_NAME.match(value)):
+    if value and (len(value) > 63 or not re.match(_QUALIFIED_NAME, value)):
         return (
             "a value must be empty or at most 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -112,22 +113,24 @@ def refuse_unstable_keys(selector: Mapping[str, str]) -> None:
             raise UsageError(f'cannot select on "{key}": {UNSTABLE_KEYS[key]}')
 
 
-@dataclass(frozen=True)
-class SelectorPlan:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class SelectorPlan(NamedTuple):
     """The selector and what must change so that it selects the VM, never removing a user's label."""
 
     selector: dict[str, str]
     source: str
     """Why this selector, for messages: "--selector", "launcher pod label vmi.kubevirt.io/id", ..."""
-    template_labels: dict[str, str] = field(default_factory=dict)
+    template_labels: Mapping[str, str] = _NOTHING
     """To add to the VM's `spec.template.metadata.labels` (survives restarts)."""
-    vmi_labels: dict[str, str] = field(default_factory=dict)
+    vmi_labels: Mapping[str, str] = _NOTHING
     """To add to the running VMI's labels (survives live migration)."""
-    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    pod_labels: Mapping[str, dict[str, str]] = _NOTHING
     """Launcher pod name -> labels to add to it (serves now, with no restart)."""
-    live_conflicts: list[str] = field(default_factory=list)
+    live_conflicts: tuple[str, ...] = ()
     """Labels the running VMI or pods carry with another value: only a restart can fix those."""
-    warnings: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
 
     @property
     def changes_nothing(self) -> bool:
@@ -192,19 +195,18 @@ def _plan(
         live.collect(addable, selector, vmi, pods)
     if template is None and live.conflicts:  # a VMI has no template to restart from
         raise RefusedError("; ".join(live.conflicts) + ": virt-expose never changes a label you set")
-    return SelectorPlan(
-        dict(selector), source, template_labels, live.vmi_labels, live.pod_labels, live.conflicts, live.warnings
-    )
+    return SelectorPlan(dict(selector), source, template_labels, live.vmi_labels, live.pod_labels,
+                        tuple(live.conflicts), tuple(live.warnings))
 
 
-@dataclass
 class _LiveChanges:
     """What the running VMI and its pods lack of the selector."""
 
-    vmi_labels: dict[str, str] = field(default_factory=dict)
-    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)
-    conflicts: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.vmi_labels: dict[str, str] = {}
+        self.pod_labels: dict[str, dict[str, str]] = {}
+        self.conflicts: list[str] = []
+        self.warnings: list[str] = []
 
     def collect(
         self,

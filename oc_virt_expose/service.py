@@ -29,8 +29,9 @@ LABEL_PREFIX = "virt-expose.kubevirt.io"
 EXPOSES_ANNOTATION = f"{LABEL_PREFIX}/exposes"
 DNS1035_MAX_LENGTH = 63
 
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# patterns, compiled (and cached) by `re` at first use: a usage error compiles only those it needs
+_DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+_DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 def exposed_by_label(kind_short: str) -> str:
@@ -44,12 +45,12 @@ def default_service_name(object_name: str) -> str:
 
 
 def is_dns1123_label(text: str) -> bool:
-    return len(text) <= 63 and bool(_DNS1123_LABEL.match(text))
+    return len(text) <= 63 and bool(re.match(_DNS1123_LABEL, text))
 
 
 def validate_service_name(name: str, *, given: bool) -> None:
     """A Service name is a DNS-1035 label; `given`: from `--name` (else defaulted from the object)."""
-    if len(name) <= DNS1035_MAX_LENGTH and _DNS1035_LABEL.match(name):
+    if len(name) <= DNS1035_MAX_LENGTH and re.match(_DNS1035_LABEL, name):
         return
     rule = (
         "a Service name is at most 63 lowercase letters, digits and '-', starting with a letter "

@@ -79,6 +79,26 @@ def test_usage_errors_are_one_line_exit_2_without_client(argv: list[str]) -> Non
     assert heavy(imported_modules(result.stderr)) == set()
 
 
+OPTION_ERRORS = [  # found while building or validating the options, after the flags parse
+    ["vm", "x", "--port", "80/XTP"], ["vm", "x", "--type", "Foo"], ["vm", "x", "--ip-families", "IPv5"],
+    ["vm", "x", "--protocol", "ICMP"], ["vm", "x", "--selector", "a!=b"], ["vm", "x", "--timeout", "5y"],
+    ["vm", "x", "--cluster-ip", "10.0.0.300"], ["vm", "x", "--as-group", "g"],
+]
+
+
+@pytest.mark.parametrize("argv", OPTION_ERRORS, ids=[" ".join(a) for a in OPTION_ERRORS])
+def test_option_errors_import_no_more_than_help(argv: list[str]) -> None:
+    """Issue 6: a usage error is no slower than `--help`: no dataclasses (which import inspect), no
+    kubeconfig loader or credentials, nothing the run alone needs."""
+    result = run_module(*argv)
+    assert result.returncode == 2, result.stderr
+    modules = imported_modules(result.stderr)
+    assert modules.isdisjoint({"dataclasses", "inspect", "ast", "oc_virt_expose.kubeconfig",
+                               "oc_virt_expose.credentials", "oc_virt_expose.expose",
+                               "oc_virt_expose.client", "oc_virt_expose.output"}), sorted(modules)
+    assert heavy(modules) == set()
+
+
 def test_build_parser_has_no_side_effects_and_imports_no_client() -> None:
     code = ("import sys; from oc_virt_expose.cli import build_parser; build_parser(); "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")

@@ -13,15 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from oc_virt_expose.connection_flags import parse_duration, parse_request_timeout
 from oc_virt_expose.credentials import ExecConfig, parse_exec_config
 from oc_virt_expose.errors import UsageError, VirtExposeError
-from oc_virt_expose.kubeconfig import (
-    ConnectionFlags,
-    config_paths,
-    load_connection,
-    parse_duration,
-    parse_request_timeout,
-)
+from oc_virt_expose.kubeconfig import ConnectionFlags, config_paths, load_connection
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 CA_PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"

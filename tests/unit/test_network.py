@@ -67,8 +67,11 @@ def test_declared_ports_become_the_services_ports_as_virtctl() -> None:
     interfaces = [{"name": "default", "masquerade": {}, "ports": [
         {"name": "ssh", "port": 22}, {"port": 53, "protocol": "udp"}, {"port": 53, "protocol": "TCP"}]}]
     specs = find_pod_interface(spec(POD_NET, interfaces), "VM x").port_specs()
-    assert specs == [PortSpec(22, 22, "TCP"), PortSpec(53, 53, "UDP"), PortSpec(53, 53, "TCP")]
+    assert specs == [PortSpec(22, 22, "TCP", "ssh"), PortSpec(53, 53, "UDP"), PortSpec(53, 53, "TCP")]
     assert [p.name for p in service_ports(specs)] == ["port-1", "port-2-udp", "port-2-tcp"]
+    assert [p.name for p in service_ports(specs[:1])] == ["ssh"]  # one declared port keeps its name
+    assert [p.name for p in service_ports(specs[:1], port_name="login")] == ["login"]  # --port-name wins
+    assert [p.name for p in service_ports(specs[1:2])] == [None]  # declared without a name
     assert service_ports(specs[:1], protocol="UDP")[0].protocol == "TCP"  # --protocol does not override them
     assert find_pod_interface(spec(), "VM x").port_specs() == []
     with pytest.raises(UsageError, match="couldn't find port"):

@@ -155,9 +155,12 @@ def test_usage_errors_before_the_cluster(argv: list[str], message: str) -> None:
     assert "\n" not in str(error.value)
 
 
-def test_options_built_directly_complete_their_defaults() -> None:
-    options = ExposeOptions(resource=VM, name="n" * 70, ip_families=["IPv4", "IPv6"])
+def test_from_args_completes_the_defaults() -> None:
+    options = options_for("vm", "n" * 70, "--ip-families", "IPv4,IPv6")
     assert options.service_name == "n" * 63
     assert options.ip_family_policy == "PreferDualStack"
     options.validate()
-    assert ExposeOptions(resource=VM, name="x", cluster_ip="None").headless
+    assert options_for("vm", "x", "--ip-families", "IPv6").ip_family_policy is None
+    built = ExposeOptions(resource=VM, name="x", service_name="x", cluster_ip="None")
+    assert built.headless and built.ports == () and built.connection.namespace is None
+    built.validate()

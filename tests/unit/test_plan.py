@@ -137,7 +137,7 @@ def test_start_starts_a_stopped_vm() -> None:
 def test_ports_come_from_the_declared_interface_and_others_are_refused() -> None:
     web = vm("web-vm", spec=WEB_SPEC)
     plan = make_plan(valid_options("vm", "web-vm"), Observed(web))
-    assert plan.service["spec"]["ports"] == [{"protocol": "TCP", "port": 80, "targetPort": 80}]
+    assert plan.service["spec"]["ports"] == [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 80}]
     named = make_plan(valid_options("vm", "web-vm", "--port", "8080", "--target-port", "http"), Observed(web))
     assert named.service["spec"]["ports"] == [{"protocol": "TCP", "port": 8080, "targetPort": "http"}]
     with pytest.raises(RefusedError, match="forwards only 80/TCP"):

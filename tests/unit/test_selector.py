@@ -131,8 +131,8 @@ def test_long_vm_name_gets_a_valid_label_value() -> None:
 def test_live_conflict_is_reported_not_raised() -> None:
     running = vmi(labels={"special": "old"})
     plan = choose_selector(options_for(*SEED_FLAGS), vm(), running, [pod("p", {"special": "old"})])
-    assert plan.live_conflicts == ["VMI example-vm has special=old, not special=key",
-                                   "pod p has special=old, not special=key"]
+    assert plan.live_conflicts == ("VMI example-vm has special=old, not special=key",
+                                   "pod p has special=old, not special=key")
     assert plan.template_labels == {"special": "key"}
 
 
