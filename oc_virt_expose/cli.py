@@ -1,10 +1,10 @@
 """The command line: `build_parser()` declares it, `main()` is the one error boundary.
 
-`--help`, `--version` and usage errors import nothing but argparse and this package's `errors`: the
-options, the run and the Kubernetes client are imported only once the flags parse (see
-`../shared/notes/python-client.md`). `build_parser()` has no side effects, so a completion generator
-(shtab) can call it; `find_action(parser, dest)` finds the actions to give a `.complete` (dests
-`resource_type`, `resource_name`, `context`, `namespace`, ...).
+`--help` and `--version` import nothing but argparse and this package's `errors`; a usage error adds only
+the light option modules (no dataclasses, no kubeconfig, no client: a unit test holds this). The run and
+its HTTP client are imported only once the options validate. `build_parser()` has no side effects, so a
+completion generator (shtab) can call it; `find_action(parser, dest)` finds the actions to give a
+`.complete` (dests `resource_type`, `resource_name`, `context`, `namespace`, ...).
 
 kubectl's flag forms are accepted: `--flag=value` and `--flag value`; booleans as `--force`,
 `--force=true` or `--force=false`; a bare `--dry-run` means `--dry-run=client`, as in kubectl.
