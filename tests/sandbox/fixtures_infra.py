@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import VENV_BIN, RunningSandbox
-from tests.sandbox.faults import FaultProxyClient
+from tests.sandbox.fault_control import FaultProxyClient
 from tests.sandbox.infrastructure import INFO, NAMESPACE, START_DELAY_ANNOTATION
 from tests.sandbox.loadbalancer import SWITCH
 

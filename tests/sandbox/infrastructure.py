@@ -6,7 +6,7 @@
 - Routes: the Route CRD from github.com/openshift/api (build.route_crd(), installed as published), a mutating
   webhook that assigns hosts as OpenShift's API server does, and the `default` router that admits Routes
   (tests/sandbox/router.py), as MicroShift has them.
-- Faults: tests/sandbox/faults.py, a TLS proxy in front of the API server with a certificate from the cluster CA.
+- Faults: tests/sandbox/fault_proxy.py, a TLS proxy in front of the API server with a certificate from the cluster CA.
 
 What tests need to find them is in the ConfigMap sandbox-infra/infrastructure (`INFO_KEYS`).
 """
@@ -70,7 +70,7 @@ class Infrastructure:
 
     @property
     def fault_control_url(self) -> str:
-        """Where tests tell the proxy what to do (faults.FaultProxyClient, or kubectl --raw on these paths)."""
+        """Where tests tell the proxy what to do (fault_control.FaultProxyClient, or kubectl --raw on these paths)."""
         return f"{self.fault_proxy_url}/sandbox-faults"
 
     def kubeconfig_cluster(self) -> dict[str, str]:
@@ -149,7 +149,7 @@ def _start_fault_proxy(supervisor: Supervisor, control_plane: ControlPlane, port
     cert, key = control_plane.ca.issue("fault-proxy", "sandbox-fault-proxy", dns_names=["localhost"],
                                        ip_addresses=["127.0.0.1", "::1"])
     return supervisor.spawn("fault-proxy", [
-        sys.executable, "-m", "tests.sandbox.faults", "--port", str(port), "--upstream", control_plane.server,
+        sys.executable, "-m", "tests.sandbox.fault_proxy", "--port", str(port), "--upstream", control_plane.server,
         "--ca", str(control_plane.ca.cert_file), "--cert", str(cert), "--key", str(key)], env=_env(), restart=True)
 
 

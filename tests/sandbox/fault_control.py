@@ -1,0 +1,117 @@
+"""The fault proxy's control interface: the paths tests use (never forwarded), and the client for them.
+
+    POST   /sandbox-faults/rules          add a rule (JSON, see fault_rules.py); answers the rule with its id
+    GET    /sandbox-faults/rules          the rules, with `remaining` and `hits`
+    DELETE /sandbox-faults/rules[/ID]     remove all rules, or one
+    GET    /sandbox-faults/requests?since=SEQ   the requests seen (seq, method, path, query, status, rule)
+    GET    /sandbox-faults/watches        the watches being relayed now
+    POST   /sandbox-faults/watches/cut    {"path": REGEX, "graceful": false, "waitSeconds": 5}: end the
+                                          matching watches now (waiting up to waitSeconds for one to open)
+    GET    /sandbox-faults/healthz
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.sandbox.fault_rules import BadRule, Faults, Request, Rule, json_response, response_bytes
+
+CONTROL = "/sandbox-faults"
+
+
+class Control:
+    """The control paths under /sandbox-faults."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    async def answer(self, request: Request) -> bytes:
+        try:
+            return await self._answer(request)
+        except (BadRule, ValueError, KeyError, TypeError) as error:
+            return json_response(400, {"error": str(error)})
+
+    async def _answer(self, request: Request) -> bytes:
+        route = request.path[len(CONTROL):].rstrip("/")
+        method = request.method
+        if route == "/healthz":
+            return response_bytes(200, b"ok", content_type="text/plain")
+        if route == "/rules" and method == "GET":
+            return json_response(200, {"rules": [rule.to_json() for rule in self.faults.rules]})
+        if route == "/rules" and method == "POST":
+            rule = Rule.from_json(json.loads(request.body or b"{}"))
+            self.faults.rules.append(rule)
+            return json_response(201, rule.to_json())
+        if route == "/rules" and method == "DELETE":
+            count, self.faults.rules = len(self.faults.rules), []
+            return json_response(200, {"deleted": count})
+        if route.startswith("/rules/") and method == "DELETE":
+            rule_id = route[len("/rules/"):]
+            kept = [rule for rule in self.faults.rules if rule.id != rule_id]
+            found = len(kept) != len(self.faults.rules)
+            self.faults.rules = kept
+            return json_response(200 if found else 404, {"deleted": int(found)})
+        if route == "/requests" and method == "GET":
+            since = int(urllib.parse.parse_qs(request.query).get("since", ["0"])[0])
+            return json_response(200, {"requests": [e for e in self.faults.log if e["seq"] > since],
+                                       "last": self.faults.seq})
+        if route == "/watches" and method == "GET":
+            return json_response(200, {"watches": [
+                {"id": w.id, "path": w.request.path, "query": w.request.query,
+                 "seconds": round(time.monotonic() - w.started, 3)} for w in self.faults.watches.values()]})
+        if route == "/watches/cut" and method == "POST":
+            spec = json.loads(request.body or b"{}")
+            path = re.compile(spec["path"]) if spec.get("path") else None
+            count = await self.faults.cut_watches(path, bool(spec.get("graceful", False)),
+                                                  float(spec.get("waitSeconds", 0)))
+            return json_response(200, {"cut": count})
+        return json_response(404, {"error": f"no control {method} {request.path}"})
+
+
+class FaultProxyClient:
+    """Tells a running fault proxy what to do (see the module's documentation for the rule fields)."""
+
+    def __init__(self, url: str, ca_file: Path) -> None:
+        self.url = url.rstrip("/")
+        self.context = ssl.create_default_context(cafile=str(ca_file))
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{CONTROL}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self.context, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def add_rule(self, action: str, **fields: Any) -> dict[str, Any]:
+        """E.g. `add_rule("status", method="GET", path="/namespaces$", status=429, retryAfter=1, count=2)`."""
+        return dict(self.call("POST", "/rules", {"action": action, **fields}))
+
+    def rules(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/rules")["rules"])
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        return next(rule for rule in self.rules() if rule["id"] == rule_id)
+
+    def clear(self) -> None:
+        self.call("DELETE", "/rules")
+
+    def last_seq(self) -> int:
+        return int(self.call("GET", "/requests?since=999999999")["last"])
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/requests?since={since}")["requests"])
+
+    def watches(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/watches")["watches"])
+
+    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0) -> int:
+        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open."""
+        body = {"path": path, "graceful": graceful, "waitSeconds": wait}
+        return int(self.call("POST", "/watches/cut", body, timeout=wait + 30)["cut"])
