@@ -1,4 +1,4 @@
-"""The fault proxy in front of the sandbox's API server (tests/sandbox/faults.py), observed with the real
+"""The fault proxy in front of the sandbox's API server (tests/sandbox/fault_proxy.py), observed with the real
 kubectl (context `faults`) and a raw HTTPS client: each fault kind, and the caller's identity kept."""
 
 from __future__ import annotations
