@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import RunningSandbox
+from tests.sandbox.router import age
 
 pytestmark = pytest.mark.sandbox
 
@@ -73,13 +74,16 @@ def test_older_route_keeps_its_host_a_newer_one_elsewhere_is_refused(sandbox: Ru
     create(sandbox, namespace, route("shop", host=host))
     assert wait_admitted(sandbox, namespace, "shop")["spec"]["host"] == host
     create(sandbox, other_namespace, route("copycat", host=host))
-    refused = wait_admitted(sandbox, other_namespace, "copycat", status="False")
+    # Both may be created within one second (creationTimestamp's resolution): the router then orders by uid.
+    first, second = sorted([(namespace, "shop"), (other_namespace, "copycat")],
+                           key=lambda at: age(sandbox.get("route", at[1], namespace=at[0])))
+    refused = wait_admitted(sandbox, second[0], second[1], status="False")
     condition = refused["status"]["ingress"][0]["conditions"][0]
     assert condition["reason"] == "HostAlreadyClaimed"
-    assert condition["message"] == f"route shop already exposes {host} and is older"
+    assert condition["message"] == f"route {first[1]} already exposes {host} and is older"
 
-    sandbox.kubectl("delete", "route", "shop", namespace=namespace)
-    wait_admitted(sandbox, other_namespace, "copycat")
+    sandbox.kubectl("delete", "route", first[1], namespace=first[0])
+    wait_admitted(sandbox, second[0], second[1])
 
 
 def test_setting_a_host_needs_the_custom_host_permission(sandbox: RunningSandbox, namespace: str) -> None:

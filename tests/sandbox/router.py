@@ -149,16 +149,18 @@ def claimant(route: dict[str, Any], others: list[dict[str, Any]], domain: str) -
     """The older Route that already exposes this Route's host: any one from another namespace (the router's
     namespace ownership check), or one with the same path in this namespace."""
     host, meta = exposed_host(route, domain), route["metadata"]
-    age = (meta["creationTimestamp"], meta["namespace"], meta["name"])
     path = (route.get("spec") or {}).get("path", "")
     rivals = [other for other in others if other["metadata"]["uid"] != meta["uid"]
               and not other["metadata"].get("deletionTimestamp") and exposed_host(other, domain) == host
               and (other["metadata"]["namespace"] != meta["namespace"]
                    or (other.get("spec") or {}).get("path", "") == path)]
-    older = [other for other in rivals
-             if (other["metadata"]["creationTimestamp"], other["metadata"]["namespace"], other["metadata"]["name"])
-             < age]
-    return min(older, key=lambda o: o["metadata"]["creationTimestamp"]) if older else None
+    older = [other for other in rivals if age(other) < age(route)]
+    return min(older, key=age) if older else None
+
+
+def age(route: dict[str, Any]) -> tuple[str, str]:
+    """Older first, as the router orders Routes: by creation time (whole seconds), then by uid."""
+    return route["metadata"]["creationTimestamp"], route["metadata"]["uid"]
 
 
 def admitted_condition(claimed_by: dict[str, Any] | None, host: str) -> dict[str, Any]:
