@@ -1,5 +1,5 @@
 import sys
 
-from oc_virt_expose.cli import main
+from oc_virt_expose.cli.main import main
 
 sys.exit(main())

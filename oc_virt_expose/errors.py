@@ -13,6 +13,8 @@ Raise these anywhere; never print an error or call `sys.exit` elsewhere.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -40,12 +42,16 @@ class RefusedError(VirtExposeError):
 
 
 class ClusterError(VirtExposeError):
-    """The cluster refused or failed a request; `status` is the HTTP status (0 when none came back)."""
+    """The cluster refused or failed a request, classified by the server's `Status`: `status` is the HTTP
+    code (0 when none came back), `reason` the Status reason (`NotFound`, `AlreadyExists`, ...), `details`
+    its `details` (`name`, `group`, `kind`, `causes`); never by matching message text."""
 
-    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+    def __init__(self, message: str, *, status: int = 0, reason: str = "",
+                 details: Mapping[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.details: Mapping[str, Any] = details or {}
 
 
 class NotFoundError(ClusterError):

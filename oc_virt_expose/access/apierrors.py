@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from oc_virt_expose.access.kubeconfig import Connection
 from oc_virt_expose.errors import ClusterError, ConflictError, ForbiddenError, NotFoundError
-from oc_virt_expose.kubeconfig import Connection
 
 
 def api_error(method: str, path: str, status: int, body: bytes, connection: Connection, *,
@@ -27,24 +27,26 @@ def api_error(method: str, path: str, status: int, body: bytes, connection: Conn
     reason = reason or _REASONS.get(status, "InternalError")
     message = str(document.get("message") or "") if is_status else ""
     if status == 401:
-        return ClusterError(_unauthorized(connection), status=status, reason=reason)
+        return ClusterError(_unauthorized(connection), status=status, reason=reason, details=details)
     if status == 422 or reason == "Invalid":
-        return ClusterError(_invalid(message, details), status=status, reason=reason)
+        return ClusterError(_invalid(message, details), status=status, reason=reason, details=details)
     if not message:
         text = " ".join(body.decode("utf-8", "replace").split())[:200]
         generic = _GENERIC.get(status, 'an error on the server ("{}") has prevented the request from'
                                        " succeeding")
         message = f"{generic.format(text or http.client.responses.get(status, ''))}" \
                   f" ({_describe(method, path)})"
-    elif message == MISSING_API:
+    elif status == 404 and not details.get("name"):
         message += f" ({_describe(method, path)})"
     error_class = {403: ForbiddenError, 404: NotFoundError, 409: ConflictError}.get(status, ClusterError)
-    return error_class(f"Error from server ({reason}): {message}", status=status, reason=reason)
+    return error_class(f"Error from server ({reason}): {message}", status=status, reason=reason,
+                       details=details)
 
 
 def is_missing_api(error: ClusterError) -> bool:
-    """A 404 for the resource type itself (its API group or version is not served), not an object."""
-    return error.status == 404 and MISSING_API in str(error)
+    """A 404 for the resource type itself (its API group or version is not served), not an object: the
+    server's Status names no object then (or there is no Status at all, a plain "404 page not found")."""
+    return error.status == 404 and not error.details.get("name")
 
 
 MISSING_API = "the server could not find the requested resource"

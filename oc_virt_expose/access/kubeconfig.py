@@ -29,9 +29,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from oc_virt_expose.connection_flags import ConnectionFlags, parse_request_timeout
-from oc_virt_expose.credentials import ExecConfig, as_text, decode_base64, user_credentials
+from oc_virt_expose.access.credentials import ExecConfig, as_text, decode_base64, user_credentials
 from oc_virt_expose.errors import UsageError, VirtExposeError
+from oc_virt_expose.model.settings import ConnectionFlags, parse_request_timeout
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 

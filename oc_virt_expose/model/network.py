@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from oc_virt_expose.errors import RefusedError
-from oc_virt_expose.ports import PortSpec, ServicePort
+from oc_virt_expose.model.labels import label_selector_matches
+from oc_virt_expose.model.ports import PortSpec, ServicePort
 
 BINDINGS = ("masquerade", "bridge", "passt", "sriov", "macvtap", "slirp")
 
@@ -181,29 +182,6 @@ def network_policy_warnings(
         for target in target_ports
         if not any(_admits(policy, target) for policy in isolating)
     ]
-
-
-def label_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector against labels (an empty selector matches everything)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
-
-
-def _expression_matches(expression: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key = expression.get("key", "")
-    operator = expression.get("operator")
-    values = expression.get("values") or []
-    if operator == "In":
-        return key in labels and labels[key] in values
-    if operator == "NotIn":
-        return key not in labels or labels[key] not in values
-    if operator == "Exists":
-        return key in labels
-    if operator == "DoesNotExist":
-        return key not in labels
-    return False
 
 
 def _isolates_ingress(policy: Mapping[str, Any]) -> bool:

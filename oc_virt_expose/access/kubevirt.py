@@ -15,10 +15,12 @@ Each method is one API request (a retried conflict or the not-found explanation 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from oc_virt_expose.client import Client, resource_path
+from oc_virt_expose.access.apierrors import is_missing_api
+from oc_virt_expose.access.client import Client, resource_path
+from oc_virt_expose.access.watch import Deadline, wait_for
 from oc_virt_expose.errors import (
     ClusterError,
     ConflictError,
@@ -27,22 +29,29 @@ from oc_virt_expose.errors import (
     RefusedError,
     VirtExposeError,
 )
-from oc_virt_expose.options import VM, VMI, ResourceKind
+from oc_virt_expose.model.endpoints import (
+    SERVICE_NAME_LABEL,
+    EndpointReport,
+    PodMatcher,
+    evaluate,
+    in_family_order,
+    ingress,
+)
+from oc_virt_expose.model.kinds import VM, VMI, ResourceKind
+from oc_virt_expose.model.labels import CREATED_BY_LABEL
+from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of, own_labels, template_labels
+from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 SUBRESOURCES_API = "subresources.kubevirt.io/v1"
-CREATED_BY_LABEL = "kubevirt.io/created-by"
 CONFLICT_RETRIES = 5
 NO_KUBEVIRT = "is OpenShift Virtualization / KubeVirt installed?"
-_MISSING_API = "the server could not find the requested resource"
-
-Object = dict[str, Any]
 
 
 class Cluster:
     """Requests of one run in one namespace; `dry_run` sends every write with dryRun=All."""
 
     def __init__(self, client: Client, namespace: str, *, dry_run: bool = False,
-                 field_manager: str = "virt-expose") -> None:
+                 field_manager: str = DEFAULT_FIELD_MANAGER) -> None:
         self.client = client
         self.namespace = namespace
         self.dry_run = dry_run
@@ -50,12 +59,12 @@ class Cluster:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def read_target(self, kind: ResourceKind, name: str) -> Object:
+    def read_target(self, kind: ResourceKind, object_name: str) -> Object:
         """The VM, VMI or VMIRS; a 404 says whether the name, the namespace or KubeVirt is missing."""
         try:
-            return self.client.get(self._path(kind, name))
+            return self.client.get(self._path(kind, object_name))
         except NotFoundError as error:
-            raise self._explain_not_found(kind, name, error) from None
+            raise self._explain_not_found(kind, object_name, error) from None
 
     def read_running_vmi(self, vm: Mapping[str, Any]) -> Object | None:
         """The VM's VMI unless the VM is plainly stopped (then no request); None when there is none or
@@ -63,7 +72,7 @@ class Cluster:
         if not may_run(vm):
             return None
         try:
-            vmi = self.client.get(self._path(VMI, _name(vm)))
+            vmi = self.client.get(self._path(VMI, name_of(vm)))
         except NotFoundError:
             return None
         return None if is_finishing(vmi) else vmi
@@ -90,6 +99,30 @@ class Cluster:
         except ForbiddenError:
             return None
         return list(listing.get("items") or [])
+
+    def wait_for_endpoints(self, service_name: str, matcher: PodMatcher, families: Sequence[str],
+                           deadline: Deadline) -> EndpointReport:
+        """ONE watch of the Service's EndpointSlices until every IP family of the Service has a ready
+        endpoint on the VM's pod; the report then, else the last one seen at the deadline."""
+        last = EndpointReport()
+
+        def complete(slices: dict[str, Object]) -> EndpointReport | None:
+            nonlocal last
+            last = evaluate(in_family_order(slices.values(), families), matcher)
+            return last if last.complete(families) else None
+
+        path = resource_path("discovery.k8s.io/v1", "endpointslices", namespace=self.namespace)
+        wait_for(self.client, path, deadline, complete, label_selector=f"{SERVICE_NAME_LABEL}={service_name}")
+        return last
+
+    def wait_for_load_balancer(self, service_name: str, deadline: Deadline) -> Object | None:
+        """A watch of the Service until it has a load-balancer ingress address; None at the deadline."""
+        def balanced(services: dict[str, Object]) -> Object | None:
+            service = services.get(service_name)
+            return service if service is not None and ingress(service) else None
+
+        return wait_for(self.client, self._service_path(), deadline, balanced,
+                        field_selector=f"metadata.name={service_name}")
 
     # -- writes --------------------------------------------------------------------------------------
 
@@ -136,7 +169,7 @@ class Cluster:
                            f"({CONFLICT_RETRIES} conflicts in a row)", status=409, reason="Conflict")
 
     def _explain_not_found(self, kind: ResourceKind, name: str, error: NotFoundError) -> VirtExposeError:
-        if f'"{name}" not found' not in str(error) or _MISSING_API in str(error):
+        if is_missing_api(error):
             return VirtExposeError(f"the server has no {kind.api_version} API ({kind.plural}."
                                    f"{kind.group} not found): {NO_KUBEVIRT}")
         names = self._names_or_none(kind)
@@ -155,7 +188,7 @@ class Cluster:
             listing = self.client.list(self._path(kind), limit=500)
         except ClusterError:
             return None  # no right to list: no suggestion
-        return [_name(item) for item in listing.get("items") or []]
+        return [name_of(item) for item in listing.get("items") or []]
 
     def _namespace_missing(self) -> bool:
         try:
@@ -171,25 +204,11 @@ class Cluster:
 
     def _object_path(self, kind: ResourceKind | None, obj: Mapping[str, Any]) -> str:
         if kind is None:
-            return resource_path("v1", "pods", namespace=self.namespace, name=_name(obj))
-        return self._path(kind, _name(obj))
+            return resource_path("v1", "pods", namespace=self.namespace, name=name_of(obj))
+        return self._path(kind, name_of(obj))
 
     def _service_path(self, name: str | None = None) -> str:
         return resource_path("v1", "services", namespace=self.namespace, name=name)
-
-
-def may_run(vm: Mapping[str, Any]) -> bool:
-    """False when the VM is plainly stopped: asked to be halted and no VMI created."""
-    spec = vm.get("spec") or {}
-    halted = spec.get("running") is False or spec.get("runStrategy") == "Halted"
-    return not halted or bool((vm.get("status") or {}).get("created"))
-
-
-def is_finishing(obj: Mapping[str, Any]) -> bool:
-    """Being deleted, or (a VMI, a pod) done: its labels no longer matter."""
-    if (obj.get("metadata") or {}).get("deletionTimestamp"):
-        return True
-    return (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 def still_missing(wanted: Mapping[str, str], present: Mapping[str, str], where: str) -> dict[str, str]:
@@ -201,20 +220,6 @@ def still_missing(wanted: Mapping[str, str], present: Mapping[str, str], where: 
     return {key: value for key, value in wanted.items() if key not in present}
 
 
-def template_labels(vm: Mapping[str, Any]) -> dict[str, str]:
-    template = (vm.get("spec") or {}).get("template") or {}
-    return dict((template.get("metadata") or {}).get("labels") or {})
-
-
-def own_labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    return dict((obj.get("metadata") or {}).get("labels") or {})
-
-
-def describe(obj: Mapping[str, Any]) -> str:
-    """`VirtualMachine example-vm`, for messages."""
-    return f"{obj.get('kind', 'object')} {_name(obj)}"
-
-
 def _template_patch(resource_version: str, labels: dict[str, str]) -> Object:
     return {"metadata": {"resourceVersion": resource_version},
             "spec": {"template": {"metadata": {"labels": labels}}}}
@@ -222,7 +227,3 @@ def _template_patch(resource_version: str, labels: dict[str, str]) -> Object:
 
 def _metadata_patch(resource_version: str, labels: dict[str, str]) -> Object:
     return {"metadata": {"resourceVersion": resource_version, "labels": labels}}
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name", ""))

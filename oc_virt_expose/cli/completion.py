@@ -23,10 +23,13 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, add_expose_arguments, build_parser, subparsers, verb_parser
+from oc_virt_expose.model.kinds import RESOURCE_KINDS, parse_resource_type
+
 if TYPE_CHECKING:
     import argparse
 
-    from oc_virt_expose.connection_flags import ConnectionFlags
+    from oc_virt_expose.model.settings import ConnectionFlags
 
 HIDDEN = "__complete"
 HIDDEN_TCSH = "__complete_tcsh"
@@ -44,7 +47,7 @@ KUBECONFIG_DESTS = {"context": "contexts", "cluster": "clusters", "user": "users
 def dispatch(argv0: str, args: Sequence[str]) -> int | None:
     """The exit code of a completion request, or None when this invocation is not one.
 
-    Called first by `cli.main` and by the one-file build's start-up, before anything else is imported.
+    Called first by `cli.main.main` and by the one-file build's start-up, before anything else is imported.
     """
     if os.path.basename(argv0).startswith(HELPER_PREFIXES):
         return answer(list(args), protocol="kubectl")
@@ -156,6 +159,7 @@ class _Line:
         self.positionals: list[str] = []
         self.pending: argparse.Action | None = None
         self.positional_only = False
+        self.verb: str | None = None
         options = parser._option_string_actions
         index = 0
         while index < len(words):
@@ -190,7 +194,7 @@ class _Line:
             self.values[action.dest] = value
 
     def connection_flags(self) -> ConnectionFlags:
-        from oc_virt_expose.connection_flags import ConnectionFlags
+        from oc_virt_expose.model.settings import ConnectionFlags
 
         known = set(ConnectionFlags._fields)
         given = {dest: tuple(value) if isinstance(value, list) else value
@@ -203,11 +207,11 @@ class _Line:
 def candidates(words: Sequence[str], *, describe: bool = False) -> tuple[list[str], int]:
     """(candidates, cobra directive) for `words`, the arguments after the program name, the last one
     being typed. With `describe`, candidates carry a tab and a one-line description."""
-    from oc_virt_expose.cli import build_parser
-
-    parser = build_parser()
     *typed, current = list(words) or [""]
-    line = _Line(parser, typed)
+    verb = typed[0] if typed[:1] and typed[0] in VERBS else None
+    parser = verb_parser(build_parser(), verb or DEFAULT_VERB)
+    line = _Line(parser, typed[1:] if verb else typed)
+    line.verb = verb
     if line.pending is not None:
         return _values(line.pending, current, line)
     if current.startswith("--") and "=" in current and not line.positional_only:
@@ -240,14 +244,13 @@ def _first_line(text: str) -> str:
 
 
 def _positional(line: _Line, current: str, describe: bool) -> list[str]:
-    from oc_virt_expose.options import RESOURCE_KINDS
-
     if not line.positionals:
         if "/" in current:  # TYPE/NAME
             kind, _, name = current.partition("/")
             return [f"{kind}/{item}" for item in _names(kind, name, line)]
-        return [f"{kind.short}\t{kind.kind}" if describe else kind.short
-                for kind in RESOURCE_KINDS if kind.short.startswith(current)]
+        verbs = [] if line.verb else [verb for verb in VERBS if verb.startswith(current)]
+        return verbs + [f"{kind.short}\t{kind.kind}" if describe else kind.short
+                        for kind in RESOURCE_KINDS if kind.short.startswith(current)]
     if len(line.positionals) == 1 and "/" not in line.positionals[0]:
         return _names(line.positionals[0], current, line)
     return []
@@ -265,24 +268,26 @@ def _values(action: argparse.Action, current: str, line: _Line) -> tuple[list[st
 
 def value_sets() -> dict[str, tuple[str, ...]]:
     """The fixed values of flags (argparse checks them case-insensitively, so they are not `choices`)."""
-    from oc_virt_expose import options, ports
+    from oc_virt_expose.commands.expose.options import RestartPolicy
+    from oc_virt_expose.model import ports, service
+    from oc_virt_expose.model.settings import DryRun, OutputFormat
 
     return {
-        "service_type": options.SERVICE_TYPES,
+        "service_type": service.SERVICE_TYPES,
         "protocol": ports.PROTOCOLS,
-        "session_affinity": options.SESSION_AFFINITIES,
-        "ip_family_policy": options.IP_FAMILY_POLICIES,
-        "ip_families": (*options.IP_FAMILIES, ",".join(options.IP_FAMILIES),
-                        ",".join(reversed(options.IP_FAMILIES))),
-        "restart": tuple(item.value for item in options.RestartPolicy),
-        "dry_run": tuple(item.value for item in options.DryRun),
-        "output": tuple(item.value for item in options.OutputFormat),
+        "session_affinity": service.SESSION_AFFINITIES,
+        "ip_family_policy": service.IP_FAMILY_POLICIES,
+        "ip_families": (*service.IP_FAMILIES, ",".join(service.IP_FAMILIES),
+                        ",".join(reversed(service.IP_FAMILIES))),
+        "restart": tuple(item.value for item in RestartPolicy),
+        "dry_run": tuple(item.value for item in DryRun),
+        "output": tuple(item.value for item in OutputFormat),
         "cluster_ip": ("None",),
     }
 
 
 def _from_kubeconfig(section: str, line: _Line) -> list[str]:
-    from oc_virt_expose.kubeconfig import config_paths, load_config
+    from oc_virt_expose.access.kubeconfig import config_paths, load_config
 
     flags = line.connection_flags()
     config = load_config(config_paths(flags, os.environ), explicit=bool(flags.kubeconfig))
@@ -296,9 +301,8 @@ def _names(type_word: str, current: str, line: _Line) -> list[str]:
     """Names of the objects of that TYPE in the namespace the command would use."""
     from dataclasses import replace
 
-    from oc_virt_expose.client import Client, resource_path
-    from oc_virt_expose.kubeconfig import load_connection
-    from oc_virt_expose.options import parse_resource_type
+    from oc_virt_expose.access.client import Client, resource_path
+    from oc_virt_expose.access.kubeconfig import load_connection
 
     kind = parse_resource_type(type_word)
     connection = replace(load_connection(line.connection_flags()), request_timeout=budget())
@@ -339,7 +343,8 @@ def decorate(parser: argparse.ArgumentParser, prog: str) -> argparse.ArgumentPar
                "tcsh": f"`{prog} {HIDDEN_TCSH}`",
                "preamble": {"bash": _BASH_PREAMBLE, "zsh": _ZSH_PREAMBLE}}
     fixed = value_sets()
-    for action in parser._actions:
+    every_parser = [parser, *subparsers(parser).choices.values()]
+    for action in (action for each in every_parser for action in each._actions):
         if action.dest in fixed:
             action.choices = fixed[action.dest]
         elif action.dest in FILE_DESTS:
@@ -347,9 +352,17 @@ def decorate(parser: argparse.ArgumentParser, prog: str) -> argparse.ArgumentPar
         elif action.dest in KUBECONFIG_DESTS or action.dest == "resource_name":
             action.complete = dynamic  # type: ignore[attr-defined]
         elif action.dest == "resource_type":
-            from oc_virt_expose.options import RESOURCE_KINDS
-
             action.choices = tuple(kind.short for kind in RESOURCE_KINDS)
+    return parser
+
+
+def completion_parser(prog: str) -> argparse.ArgumentParser:
+    """The grammar the scripts complete: every verb, and each TYPE word as the first word of the default
+    verb (`PROG vm NAME [flags]` is `PROG expose vm NAME [flags]`), a subcommand of its own here."""
+    parser = build_parser(prog)
+    verbs = subparsers(parser)
+    for kind in RESOURCE_KINDS:
+        add_expose_arguments(verbs.add_parser(kind.short, help=f"expose a {kind.kind}"), with_type=False)
     return parser
 
 
@@ -357,10 +370,8 @@ def script(shell: str, prog: str) -> str:
     """The completion script of `prog` for `shell`, as `make completions` writes it."""
     import shtab
 
-    from oc_virt_expose.cli import build_parser
-
-    text = shtab.complete(decorate(build_parser(prog), prog), shell)
-    note = "# Generated by `make completions` (oc_virt_expose/completion.py) from the real parser: do not edit.\n"
+    text = shtab.complete(decorate(completion_parser(prog), prog), shell)
+    note = "# Generated by `make completions` (oc_virt_expose/cli/completion.py) from the real parser: do not edit.\n"
     first, _, rest = text.partition("\n")
     if first.startswith("#compdef"):  # zsh finds the file through its first line
         return f"{first}\n{note}{rest}"
@@ -373,10 +384,10 @@ def scripts() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m oc_virt_expose.completion DIRECTORY`: (re)write the scripts there."""
+    """`python -m oc_virt_expose.cli.completion DIRECTORY`: (re)write the scripts there."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        sys.stderr.write("usage: python -m oc_virt_expose.completion DIRECTORY\n")
+        sys.stderr.write("usage: python -m oc_virt_expose.cli.completion DIRECTORY\n")
         return 2
     os.makedirs(args[0], exist_ok=True)
     for name, text in scripts().items():

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
+from oc_virt_expose.access.kubeconfig import Connection
 from oc_virt_expose.errors import ConnectionFailure, VirtExposeError
-from oc_virt_expose.kubeconfig import Connection
 
 CONNECT_TIMEOUT = 30.0  # seconds, as kubectl's dialer
 _PARTIAL_CHAIN = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0x80000)

@@ -22,10 +22,10 @@ from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
 from oc_virt_expose import __version__
-from oc_virt_expose.apierrors import api_error
+from oc_virt_expose.access.apierrors import api_error
+from oc_virt_expose.access.kubeconfig import Connection
+from oc_virt_expose.access.transport import connection_failure, open_connection
 from oc_virt_expose.errors import ClusterError
-from oc_virt_expose.kubeconfig import Connection
-from oc_virt_expose.transport import connection_failure, open_connection
 
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
@@ -263,7 +263,7 @@ class Client:
         return headers
 
     def _exec_token(self) -> str:
-        from oc_virt_expose.credentials import cluster_info, exec_credential
+        from oc_virt_expose.access.credentials import cluster_info, exec_credential
 
         c = self.connection
         assert c.exec is not None

@@ -1,35 +1,27 @@
-"""The command line: `build_parser()` declares it, `main()` is the one error boundary.
+"""The command line, declared: one subparser per verb, built from shared flag packs (connection, output,
+dry-run, wait), so every command spells a flag the same way. `build_parser()` has no side effects, so the
+completion generator (shtab) calls it too.
 
-`--help` and `--version` import nothing but argparse and this package's `errors`; a usage error adds only
-the light option modules (no dataclasses, no kubeconfig, no client: a unit test holds this). The run and
-its HTTP client are imported only once the options validate. `build_parser()` has no side effects, so a
-completion generator (shtab) can call it; `find_action(parser, dest)` finds the actions to give a
-`.complete` (dests `resource_type`, `resource_name`, `context`, `namespace`, ...).
-
-kubectl's flag forms are accepted: `--flag=value` and `--flag value`; booleans as `--force`,
-`--force=true` or `--force=false`; a bare `--dry-run` means `--dry-run=client`, as in kubectl.
+`expose` is the default verb: `oc virt-expose vm NAME` is `oc virt-expose expose vm NAME`
+(`argv.with_verb` puts the verb in), and its help and usage errors read as they did before there were
+other verbs. Fixed value sets are checked case-insensitively by the options, so they are not `choices`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING
 
 from oc_virt_expose import __version__
-from oc_virt_expose.errors import ExitCode, UsageError, VirtExposeError
+from oc_virt_expose.errors import UsageError
+from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:  # annotations only: `--help` imports as little as it can
-    from collections.abc import Collection, Sequence
     from typing import NoReturn
 
-BOOLEAN_FLAGS = ("overwrite", "start", "wait", "force", "insecure-skip-tls-verify")
-DRY_RUN_MODES = ("none", "client", "server")
-DEFAULT_TIMEOUT = "5m"
-COMPLETION_WORDS = ("__complete", "__complete_tcsh")  # the hidden first words `completion.dispatch` answers
-_TRUE = ("1", "t", "true")
-_FALSE = ("0", "f", "false")
+DEFAULT_VERB = "expose"
+VERBS = (DEFAULT_VERB,)
 
 DESCRIPTION = """\
 Expose a KubeVirt / OpenShift Virtualization virtual machine through a Service, in one command.
@@ -94,23 +86,52 @@ def program_name(argv0: str) -> str:
 
 
 def build_parser(prog: str = "oc virt-expose") -> argparse.ArgumentParser:
-    """The argument parser, with every flag; no side effects."""
-    parser = _Parser(
+    """The whole command line: a subparser per verb (`dest="command"`); no side effects."""
+    parser = _Parser(prog=prog, add_help=False, allow_abbrev=False)
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_expose_parser(verbs, prog)
+    return parser
+
+
+def verb_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
+    """The subparser of `verb` in a parser from `build_parser`."""
+    return subparsers(parser).choices[verb]  # type: ignore[no-any-return]
+
+
+def subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+    """The verbs' action of a parser from `build_parser`."""
+    return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+
+
+def add_expose_parser(verbs: argparse._SubParsersAction, prog: str) -> argparse.ArgumentParser:
+    parser = verbs.add_parser(
+        DEFAULT_VERB,
         prog=prog,
-        usage=f"{prog} TYPE NAME [--port PORT[:TARGET][/PROTOCOL]] [flags]",
+        usage=f"{prog} [expose] TYPE NAME [--port PORT[:TARGET][/PROTOCOL]] [flags]",
         description=DESCRIPTION,
         epilog=EXAMPLES.format(prog=prog),
         formatter_class=_HelpFormatter,
         allow_abbrev=False,
+        help="expose a VM through a Service (the default command)",
     )
-    parser.add_argument("resource_type", metavar="TYPE", help="vm, vmi or vmirs (or TYPE/NAME)")
-    parser.add_argument("resource_name", metavar="NAME", nargs="?", help="the object to expose")
+    add_expose_arguments(parser)
+    return parser
+
+
+def add_expose_arguments(parser: argparse.ArgumentParser, *, with_type: bool = True) -> None:
+    """`expose`'s positionals and flags (`with_type=False`: NAME only, for completing `vm NAME`)."""
+    if with_type:
+        parser.add_argument("resource_type", metavar="TYPE", help="vm, vmi or vmirs (or TYPE/NAME)")
+    parser.add_argument("resource_name", metavar="NAME", nargs=None if not with_type else "?",
+                        help="the object to expose")
     _add_port_flags(parser.add_argument_group("ports"))
     _add_service_flags(parser.add_argument_group("service"))
     _add_flow_flags(parser.add_argument_group("flow"))
-    _add_output_flags(parser.add_argument_group("output"))
-    _add_connection_flags(parser.add_argument_group("connection (as kubectl)"))
-    return parser
+    add_wait_flags(parser.add_argument_group("verification"))
+    add_output_flags(parser.add_argument_group("output"), "yaml|json|name",
+                     "print the Service (and changed objects) in this format")
+    add_dry_run_flag(parser.add_argument_group("output"))
+    add_connection_flags(parser.add_argument_group("connection (as kubectl)"))
 
 
 def _add_port_flags(group: argparse._ArgumentGroup) -> None:
@@ -148,8 +169,8 @@ def _add_service_flags(group: argparse._ArgumentGroup) -> None:
                        help="pod selector; its labels are added to the VM where missing "
                             "(default: chosen, see above)")
     _add_boolean(group, "overwrite", "update a different existing Service of that name in place")
-    group.add_argument("--field-manager", default="virt-expose", metavar="NAME",
-                       help="name of the field manager of the changes (default: virt-expose)")
+    group.add_argument("--field-manager", default=DEFAULT_FIELD_MANAGER, metavar="NAME",
+                       help=f"name of the field manager of the changes (default: {DEFAULT_FIELD_MANAGER})")
 
 
 def _add_flow_flags(group: argparse._ArgumentGroup) -> None:
@@ -157,25 +178,33 @@ def _add_flow_flags(group: argparse._ArgumentGroup) -> None:
                        help="how a running VM gets missing labels: auto labels it live (default), "
                             "always restarts it, never changes only its template")
     _add_boolean(group, "start", "start a stopped VM, then verify")
+    _add_boolean(group, "force", "create the Service even when the VM does not forward its port")
+
+
+def add_wait_flags(group: argparse._ArgumentGroup) -> None:
+    """`--wait`/`--no-wait` and `--timeout`: the shared flag pack of commands that verify."""
     _add_boolean(group, "wait", "verify that the Service has a ready endpoint on the VM (default)",
                  default=True, negation_help="do not verify")
     group.add_argument("--timeout", default=DEFAULT_TIMEOUT, metavar="DURATION",
                        help=f"how long to verify, e.g. 90s, 5m, 1h; 0 checks once (default: {DEFAULT_TIMEOUT})")
-    _add_boolean(group, "force", "create the Service even when the VM does not forward its port")
 
 
-def _add_output_flags(group: argparse._ArgumentGroup) -> None:
+def add_dry_run_flag(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--dry-run", default="none", metavar="none|client|server",
                        help="client: print what would be done, send no write; server: send every "
                             "write as a dry run (a bare --dry-run means client)")
-    group.add_argument("-o", "--output", metavar="yaml|json|name",
-                       help="print the Service (and changed objects) in this format")
+
+
+def add_output_flags(group: argparse._ArgumentGroup, formats: str, help_text: str) -> None:
+    """`-o`, `-v` and `--version`: the output flag pack of every command."""
+    group.add_argument("-o", "--output", metavar=formats, help=help_text)
     group.add_argument("-v", "--v", dest="verbosity", type=int, default=0, metavar="N",
                        help="log level: 6 logs requests, 8 their bodies (credentials redacted)")
     group.add_argument("--version", action="version", version=f"virt-expose {__version__}")
 
 
-def _add_connection_flags(group: argparse._ArgumentGroup) -> None:
+def add_connection_flags(group: argparse._ArgumentGroup) -> None:
+    """kubectl's connection flags: the flag pack every command that talks to the cluster shares."""
     group.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: KUBECONFIG, ~/.kube/config)")
     group.add_argument("--context", metavar="NAME", help="kubeconfig context")
     group.add_argument("--cluster", metavar="NAME", help="kubeconfig cluster")
@@ -201,106 +230,3 @@ def _add_boolean(group: argparse._ArgumentGroup, flag: str, help_text: str, *, d
     group.add_argument(f"--{flag}", dest=dest, action="store_true", default=default, help=help_text)
     group.add_argument(f"--no-{flag}", dest=dest, action="store_false",
                        help=negation_help or argparse.SUPPRESS)
-
-
-def normalize_argv(argv: Sequence[str], value_flags: Collection[str] = ()) -> list[str]:
-    """kubectl's forms that argparse lacks: `--force=false`, a bare `--dry-run` (= client), and a
-    value that starts with '-' after a flag of `value_flags` (`--timeout -5s` -> `--timeout=-5s`)."""
-    result: list[str] = []
-    index = 0
-    while index < len(argv):
-        arg = argv[index]
-        following = argv[index + 1] if index + 1 < len(argv) else None
-        flag, equals, value = arg.partition("=")
-        index += 1
-        if arg == "--":
-            return result + list(argv[index - 1:])
-        if equals and flag.startswith("--") and flag[2:] in BOOLEAN_FLAGS:
-            result.append(_boolean_flag(flag, value))
-        elif arg == "--dry-run" and following not in DRY_RUN_MODES:
-            result.append("--dry-run=client")
-        elif arg in value_flags and following is not None and following.startswith("-"):
-            result.append(f"{arg}={following}")
-            index += 1
-        else:
-            result.append(arg)
-    return result
-
-
-def value_flags(parser: argparse.ArgumentParser) -> set[str]:
-    """The option strings that take one value (flags, help and version take none: nargs 0)."""
-    return {option for action in parser._actions if action.nargs is None for option in action.option_strings}
-
-
-def _boolean_flag(flag: str, value: str) -> str:
-    if value.lower() in _TRUE:
-        return flag
-    if value.lower() in _FALSE:
-        return "--no-" + flag[2:]
-    raise UsageError(f'invalid {flag} "{value}": must be true or false')
-
-
-def find_action(parser: argparse.ArgumentParser, dest: str) -> argparse.Action:
-    """The action of `dest`, e.g. to set its `.complete` for shtab."""
-    for action in parser._actions:
-        if action.dest == dest:
-            return action
-    raise KeyError(dest)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit code. The only place errors become messages."""
-    argv0 = sys.argv[0] if sys.argv else ""
-    args = sys.argv[1:] if argv is None else list(argv)
-    if args[:1] and args[0] in COMPLETION_WORDS:  # the shell asks for candidates; nothing else is printed
-        from oc_virt_expose import completion
-
-        return int(completion.dispatch(argv0, args) or 0)
-    prog = program_name(argv0)
-    try:
-        return _run(prog, args)
-    except UsageError as error:
-        return _report(f"{_one_line(error)}. See '{prog} --help' for usage.", error.exit_code)
-    except VirtExposeError as error:
-        return _report(_one_line(error), error.exit_code)
-    except KeyboardInterrupt:
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        _silence_stdout()
-        return int(ExitCode.ERROR)
-
-
-def _run(prog: str, argv: list[str]) -> int:
-    parser = build_parser(prog)
-    try:
-        args = parser.parse_args(normalize_argv(argv, value_flags(parser)))
-    except SystemExit as done:  # --help and --version print and "exit"
-        return int(done.code or 0)
-    from oc_virt_expose.options import ExposeOptions
-
-    options = ExposeOptions.from_args(args)
-    options.validate()
-    from oc_virt_expose import expose
-    from oc_virt_expose.output import Printer
-
-    printer = Printer(sys.stdout, sys.stderr, output=options.output, dry_run=options.dry_run)
-
-    return int(expose.run(options, printer))
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split("\n")).strip().rstrip(".")
-
-
-def _report(message: str, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
-    return int(code)
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe, keep Python's exit-time flush of stdout from failing loudly."""
-    try:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):  # not a real file (tests), or already closed
-        return

@@ -1,11 +1,13 @@
-"""kubectl's connection flags as given, and Go durations (`--timeout`, `--request-timeout`).
+"""What every command takes besides its own request: kubectl's connection flags as given, `-v`, `-o`,
+`--dry-run`; and Go durations (`--timeout`, `--request-timeout`). Values only.
 
-Apart from `kubeconfig.py` so that building the options, and so a usage error, imports neither the
-kubeconfig loader nor the credentials (`kubeconfig.load_connection` resolves these flags at the run).
+Apart from the access layer so that building the options, and so a usage error, imports neither the
+kubeconfig loader nor the credentials (`access.kubeconfig.load_connection` resolves these flags at the run).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import NamedTuple
 
@@ -38,6 +40,32 @@ class ConnectionFlags(NamedTuple):
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self) if name != "token")
         return f"ConnectionFlags({shown})"
+
+
+class DryRun(str, enum.Enum):
+    NONE = "none"
+    CLIENT = "client"  # build and print, send no write
+    SERVER = "server"  # send every write with dryRun=All
+
+
+class OutputFormat(str, enum.Enum):
+    YAML = "yaml"
+    JSON = "json"
+    NAME = "name"
+    WIDE = "wide"  # tables only (`list`)
+
+
+DEFAULT_FIELD_MANAGER = "virt-expose"
+DEFAULT_TIMEOUT = "5m"
+
+
+class CommonOptions(NamedTuple):
+    """The flags every command shares, parsed (`commands.common.common_options`)."""
+
+    connection: ConnectionFlags = ConnectionFlags()
+    verbosity: int = 0
+    output: OutputFormat | None = None
+    dry_run: DryRun = DryRun.NONE
 
 
 def parse_duration(text: str, *, what: str = "duration") -> float:

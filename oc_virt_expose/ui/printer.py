@@ -22,18 +22,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from oc_virt_expose.options import DryRun, OutputFormat
+from oc_virt_expose.model.objects import host_port, resource_name
+from oc_virt_expose.model.service import LOAD_BALANCER_PROVIDER_HINT
+from oc_virt_expose.model.settings import DryRun, OutputFormat
 
 SPINNER = "-\\|/"
 DRY_RUN_SUFFIX = {DryRun.NONE: "", DryRun.CLIENT: " (dry run)", DryRun.SERVER: " (server dry run)"}
-
-
-def resource_name(obj: Mapping[str, Any]) -> str:
-    """kubectl's `TYPE` of an object: `service`, `pod`, `virtualmachine.kubevirt.io`."""
-    api_version = str(obj.get("apiVersion", ""))
-    kind = str(obj.get("kind", "")).lower()
-    group = api_version.rpartition("/")[0]
-    return f"{kind}.{group}" if group else kind
 
 
 def format_change(resource: str, name: str, verb: str, dry_run: DryRun = DryRun.NONE) -> str:
@@ -55,10 +49,6 @@ def format_object(obj: Mapping[str, Any], output: OutputFormat) -> str:
 def format_progress(message: str, elapsed: float, frame: int) -> str:
     """`| waiting for a ready endpoint (12s)`: one progress frame, without line control."""
     return f"{SPINNER[frame % len(SPINNER)]} {message} ({elapsed:.0f}s)"
-
-
-def host_port(address: str, port: int | str) -> str:
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def reach_lines(service: Mapping[str, Any], node_addresses: Sequence[str] = ()) -> list[str]:
@@ -104,10 +94,7 @@ def _load_balancer_lines(service: Mapping[str, Any], ports: Sequence[Mapping[str
     addresses = [entry.get("ip") or entry.get("hostname") for entry in ingress]
     addresses = [a for a in addresses if a]
     if not addresses:
-        return [
-            "Load balancer: address pending (on-premises clusters need a load-balancer provider "
-            "such as MetalLB)"
-        ]
+        return [f"Load balancer: address pending ({LOAD_BALANCER_PROVIDER_HINT})"]
     return ["Load balancer: " + ", ".join(host_port(a, p["port"]) for a in addresses for p in ports)]
 
 

@@ -1,0 +1,86 @@
+"""`main()`: argv in, exit code out; the one place errors become messages and exit codes.
+
+`--help`, `--version` and usage errors import only this layer, the commands' `options` modules and the
+pure `model` (a unit test holds this); a command's `run`, and with it the HTTPS client, is imported only
+once its options validate: those imports are inside `_dispatch` for start-up time, not to break a cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from oc_virt_expose.cli.argv import normalize_argv, value_flags, with_verb
+from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, build_parser, program_name, verb_parser
+from oc_virt_expose.errors import ExitCode, UsageError, VirtExposeError
+
+COMPLETION_WORDS = ("__complete", "__complete_tcsh")  # the hidden first words `completion.dispatch` answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; returns the exit code. The only place errors become messages."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words[:1] and words[0] in COMPLETION_WORDS:  # the shell asks for candidates; nothing else is printed
+        from oc_virt_expose.cli import completion
+
+        return int(completion.dispatch(argv0, words) or 0)
+    prog = program_name(argv0)
+    parser = build_parser(prog)
+    words = with_verb(words, VERBS, DEFAULT_VERB, set().union(*(value_flags(verb_parser(parser, v)) for v in VERBS)))
+    try:
+        return _run(parser, words)
+    except UsageError as error:
+        help_command = prog if words[0] == DEFAULT_VERB else f"{prog} {words[0]}"
+        return _report(f"{_one_line(error)}. See '{help_command} --help' for usage.", error.exit_code)
+    except VirtExposeError as error:
+        return _report(_one_line(error), error.exit_code)
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return int(ExitCode.ERROR)
+
+
+def _run(parser: argparse.ArgumentParser, words: list[str]) -> int:
+    verb, rest = words[0], words[1:]
+    try:
+        args = parser.parse_args([verb, *normalize_argv(rest, verb_parser(parser, verb))])
+    except SystemExit as done:  # --help and --version print and "exit"
+        return int(done.code or 0)
+    return int(_dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from oc_virt_expose.commands.common import common_options
+
+    if args.command == DEFAULT_VERB:
+        from oc_virt_expose.commands.expose.options import ExposeRequest
+
+        request = ExposeRequest.from_args(args)
+        common = common_options(args)
+        request.validate()
+        from oc_virt_expose.commands.expose.run import run
+        from oc_virt_expose.ui.printer import Printer
+
+        return run(request, common, Printer(sys.stdout, sys.stderr, output=common.output, dry_run=common.dry_run))
+    raise UsageError(f'unknown command "{args.command}"')
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split("\n")).strip().rstrip(".")
+
+
+def _report(message: str, code: int) -> int:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    return int(code)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, keep Python's exit-time flush of stdout from failing loudly."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (tests), or already closed
+        return

@@ -1,0 +1,1 @@
+"""`expose` (the default verb): `options` -> `plan` (pure) -> `run` (writes) -> `verification` (waits)."""

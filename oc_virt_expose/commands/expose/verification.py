@@ -1,0 +1,119 @@
+"""Verification and the report after the writes: a ready endpoint on the VM's pod (by watching, under one
+deadline), a load-balancer address, or, for a stopped VM, that its next pod will carry the selector."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from oc_virt_expose.access.kubevirt import Cluster
+from oc_virt_expose.access.watch import Deadline
+from oc_virt_expose.commands.expose.options import ExposeRequest
+from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, static_selector_problem
+from oc_virt_expose.errors import ExitCode, NotServingError
+from oc_virt_expose.model.endpoints import EndpointReport, PodMatcher
+from oc_virt_expose.model.kinds import VM, VMIRS
+from oc_virt_expose.model.labels import format_labels
+from oc_virt_expose.model.objects import Object, uid_of
+from oc_virt_expose.model.service import LOAD_BALANCER_PENDING
+from oc_virt_expose.model.settings import DryRun
+from oc_virt_expose.ui.printer import Printer
+
+
+class Verification:
+    """Verifies what one run made and prints how to reach it."""
+
+    def __init__(self, request: ExposeRequest, dry_run: DryRun, printer: Printer, cluster: Cluster, plan: Plan,
+                 observed: Observed) -> None:
+        self.request = request
+        self.dry_run = dry_run
+        self.printer = printer
+        self.cluster = cluster
+        self.plan = plan
+        self.observed = observed
+        self.node_addresses = host_ips(observed.pods)
+
+    @property
+    def what(self) -> str:
+        """`VirtualMachine example-vm`, for messages."""
+        return f"{self.request.resource.kind} {self.request.name}"
+
+    def verify(self, service: Object) -> ExitCode:
+        plan = self.plan
+        if self.dry_run is DryRun.SERVER or not self.request.wait:
+            self.printer.summary(service, self.node_addresses)
+            if plan.pending is not None and self.dry_run is DryRun.NONE:
+                raise NotServingError(plan.pending)
+            return ExitCode.OK
+        if plan.pending is not None:
+            self.printer.summary(service, self.node_addresses)
+            raise NotServingError(plan.pending)
+        if self.request.resource is VM and not self.observed.running and plan.vm_action is not VMAction.START:
+            return self.verify_stopped(service)
+        deadline = Deadline(self.request.timeout)
+        self.verify_endpoints(service, deadline)
+        if (service.get("spec") or {}).get("type") == "LoadBalancer":
+            service = self.verify_load_balancer(service, deadline)
+        self.printer.summary(service, self.node_addresses)
+        return ExitCode.OK
+
+    def verify_stopped(self, service: Object) -> ExitCode:
+        """A stopped VM: the Service exists and its selector matches what the VM's next pod carries."""
+        problem = static_selector_problem(self.plan, self.request, self.observed.target)
+        if problem:
+            raise NotServingError(f"{problem}: the Service will not select it")
+        self.printer.change("service", self.request.service.name,
+                            f"verified: its selector {format_labels(self.plan.selector.selector)} matches the "
+                            f"VM's template; the VM is stopped and will serve once started "
+                            f"(--start, or virtctl start {self.request.name})")
+        self.printer.summary(service)
+        return ExitCode.OK
+
+    def verify_endpoints(self, service: Object, deadline: Deadline) -> None:
+        families = list((service.get("spec") or {}).get("ipFamilies") or [])
+        with self.printer.progress(f"waiting for a ready endpoint of {self.what}"):
+            report = self.cluster.wait_for_endpoints(self.request.service.name, self.pod_matcher(), families,
+                                                     deadline)
+        if report.other_pods:
+            self.printer.warning(self.other_pods_warning(report.other_pods))
+        if not report.ready_pods:
+            self.printer.summary(service, self.node_addresses)
+            raise NotServingError(self.not_ready_message(report))
+        missing = report.missing_families(families)
+        if missing:
+            self.printer.warning(f"no ready {'/'.join(missing)} endpoint yet; the Service serves on the others")
+        count = len(report.ready_pods)
+        self.printer.change("service", self.request.service.name,
+                            f"verified: {count} ready endpoint{'s' if count > 1 else ''} {', '.join(report.ready)}")
+
+    def other_pods_warning(self, other_pods: set[str]) -> str:
+        are = "is" if len(other_pods) == 1 else "are"
+        return (f"the selector {format_labels(self.plan.selector.selector)} also matches "
+                f"{', '.join(sorted(other_pods))}, which {are} not {self.what}'s: the Service sends them traffic too")
+
+    def pod_matcher(self) -> PodMatcher:
+        if self.request.resource is VMIRS:
+            return PodMatcher.for_replica_set(self.request.name)
+        restarted = self.plan.vm_action is VMAction.RESTART
+        replaced = [uid_of(pod) for pod in self.observed.pods] if restarted else []
+        return PodMatcher.for_vmi(self.request.name, replaced)
+
+    def not_ready_message(self, report: EndpointReport) -> str:
+        seen = (f"pod {', '.join(sorted(report.unready_pods))} is not ready" if report.unready_pods
+                else f"no pod of {self.what} has an endpoint yet")
+        return (f"timed out after {self.request.timeout:g}s waiting for a ready endpoint of {self.what} in "
+                f"service/{self.request.service.name} ({seen}); what was done stays in place: re-running the "
+                "same command waits again")
+
+    def verify_load_balancer(self, service: Object, deadline: Deadline) -> Object:
+        with self.printer.progress("waiting for a load-balancer address"):
+            balanced = self.cluster.wait_for_load_balancer(self.request.service.name, deadline)
+        if balanced is None:
+            self.printer.summary(service, self.node_addresses)
+            raise NotServingError(f"service/{self.request.service.name}: {LOAD_BALANCER_PENDING}")
+        return balanced
+
+
+def host_ips(pods: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The addresses of the nodes the pods run on, once each."""
+    return list(dict.fromkeys(ip for pod in pods if (ip := (pod.get("status") or {}).get("hostIP"))))
