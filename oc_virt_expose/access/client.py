@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -60,6 +60,10 @@ def user_agent() -> str:
     return f"virt-expose/{__version__} ({system}/{arch.lower()}) kubectl-plugin"
 
 
+Headers = list[tuple[str, str]]
+"""HTTP headers in the order they are sent."""
+
+
 class Client:
     """Requests to one API server as one user. Use as a context manager or call `close()`."""
 
@@ -71,7 +75,7 @@ class Client:
         self._base = urlsplit(connection.server).path.rstrip("/")
         self._http: http.client.HTTPConnection | None = None
         self._used = False  # the open connection has carried a request
-        self._headers: list[tuple[str, str]] | None = None
+        self._headers: Headers | None = None
         self._cert: tuple[bytes, bytes] = (b"", b"")
 
     def __enter__(self) -> Client:
@@ -121,7 +125,8 @@ class Client:
 
     def watch(self, path: str, *, resource_version: str | None = None,
               field_selector: str | None = None, label_selector: str | None = None,
-              timeout_seconds: int | None = None, allow_bookmarks: bool = False) -> Iterator[dict[str, Any]]:
+              timeout_seconds: int | None = None,
+              allow_bookmarks: bool = False) -> Generator[dict[str, Any], None, None]:
         """Events (`{"type": ..., "object": ...}`) until the server ends the watch; an ERROR event
         (e.g. 410 Expired) raises its error. Closing the iterator early drops the connection."""
         query = {"watch": "true", "resourceVersion": resource_version, "fieldSelector": field_selector,
@@ -237,12 +242,12 @@ class Client:
 
     # -- credentials ---------------------------------------------------------------------------------
 
-    def _auth_headers(self) -> list[tuple[str, str]]:
+    def _auth_headers(self) -> Headers:
         if self._headers is None:
             self._headers = self._build_headers()
         return self._headers
 
-    def _build_headers(self) -> list[tuple[str, str]]:
+    def _build_headers(self) -> Headers:
         c = self.connection
         headers = [("User-Agent", user_agent()), ("Accept", "application/json")]
         token = c.token
@@ -287,7 +292,7 @@ class Client:
             stream.write(text + "\n")
             stream.flush()
 
-    def _log_request(self, method: str, target: str, headers: list[tuple[str, str]],
+    def _log_request(self, method: str, target: str, headers: Headers,
                      body: bytes | None) -> None:
         if self.verbosity >= 7:
             self._log_line(7, f"{method} {self._url(target)}\nRequest Headers:")
@@ -346,7 +351,7 @@ def _retry_after(response: http.client.HTTPResponse, attempt: int) -> float | No
 
 
 def _write_request(connection: http.client.HTTPConnection, method: str, target: str,
-                   headers: list[tuple[str, str]], body: bytes | None) -> None:
+                   headers: Headers, body: bytes | None) -> None:
     """Send one request; unlike `request()`, a header may repeat (Impersonate-Group)."""
     connection.putrequest(method, target, skip_accept_encoding=True)
     for key, value in headers:

@@ -161,8 +161,8 @@ def _read_file(path: str, *, explicit: bool) -> dict[str, Any] | None:
     return document
 
 
-def _named_entries(document: dict[str, Any], section: str, key: str, path: str) -> dict[str, dict]:
-    entries: dict[str, dict] = {}
+def _named_entries(document: dict[str, Any], section: str, key: str, path: str) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {}
     for item in document.get(section) or []:
         if not isinstance(item, dict) or not isinstance(item.get(key) or {}, dict):
             raise VirtExposeError(f'error loading kubeconfig file "{path}": malformed entry in {section}')
@@ -304,7 +304,8 @@ def _with_cluster(connection: Connection, cluster: dict[str, Any]) -> Connection
 def _with_impersonation(connection: Connection, user: dict[str, Any],
                         flags: ConnectionFlags) -> Connection:
     if flags.as_user:
-        groups, uid, extra = tuple(flags.as_groups), flags.as_uid or "", {}
+        groups, uid = tuple(flags.as_groups), flags.as_uid or ""
+        extra: dict[str, list[str]] = {}
         name = flags.as_user
     else:
         name, uid = as_text(user.get("as")), as_text(user.get("as-uid"))

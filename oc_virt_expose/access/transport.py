@@ -69,7 +69,7 @@ class _HTTPS(_HTTP):
         name = self.server_hostname
         # ssl encodes a str name with the idna codec, whose import (stringprep, unicodedata) costs
         # more than the handshake on loopback; an ASCII name needs no encoding, so pass it as bytes
-        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=(  # type: ignore[arg-type]
+        self.sock = self.tls_context.wrap_socket(self.sock, server_hostname=(
             name.encode("ascii") if name.isascii() else name))
         self.sock.settimeout(self.read_timeout)
 

@@ -197,10 +197,10 @@ class _Line:
         from oc_virt_expose.model.settings import ConnectionFlags
 
         known = set(ConnectionFlags._fields)
-        given = {dest: tuple(value) if isinstance(value, list) else value
-                 for dest, value in self.values.items() if dest in known}
+        given: dict[str, Any] = {dest: tuple(value) if isinstance(value, list) else value
+                                 for dest, value in self.values.items() if dest in known}
         for dest in FILE_DESTS & given.keys():  # the shell hands words over unexpanded
-            given[dest] = os.path.expanduser(os.path.expandvars(given[dest]))
+            given[dest] = os.path.expanduser(os.path.expandvars(str(given[dest])))
         return ConnectionFlags(**given)
 
 

@@ -95,15 +95,15 @@ def build_parser(prog: str = "oc virt-expose") -> argparse.ArgumentParser:
 
 def verb_parser(parser: argparse.ArgumentParser, verb: str) -> argparse.ArgumentParser:
     """The subparser of `verb` in a parser from `build_parser`."""
-    return subparsers(parser).choices[verb]  # type: ignore[no-any-return]
+    return subparsers(parser).choices[verb]
 
 
-def subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction:
+def subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[_Parser]:
     """The verbs' action of a parser from `build_parser`."""
     return next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
 
 
-def add_expose_parser(verbs: argparse._SubParsersAction, prog: str) -> argparse.ArgumentParser:
+def add_expose_parser(verbs: argparse._SubParsersAction[_Parser], prog: str) -> argparse.ArgumentParser:
     parser = verbs.add_parser(
         DEFAULT_VERB,
         prog=prog,

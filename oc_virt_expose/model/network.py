@@ -98,7 +98,7 @@ def find_pod_interface(
             "masquerade: {}}]) and restart the VM, or reach the VM on its secondary network directly"
         )
     name = str(pod_network.get("name", ""))
-    interface = next((i for i in interfaces if i.get("name") == name), {})
+    interface: Mapping[str, Any] = next((i for i in interfaces if i.get("name") == name), {})
     return PodInterface(
         name=name,
         binding=_binding(interface),

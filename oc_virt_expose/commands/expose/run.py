@@ -137,8 +137,9 @@ class Run:
     def preview(self, plan: Plan, observed: Observed) -> ExitCode:
         """`--dry-run=client`: the change lines and the Service, with no write."""
         vmi = observed.target if self.request.resource is VMI else observed.vmi
-        changes = [(observed.target, plan.template_labels, "spec.template.metadata.labels"),
-                   (vmi, plan.vmi_labels, "metadata.labels")]
+        changes: list[tuple[Object | None, Mapping[str, str] | None, str]] = [
+            (observed.target, plan.template_labels, "spec.template.metadata.labels"),
+            (vmi, plan.vmi_labels, "metadata.labels")]
         changes += [(pod, plan.pod_labels.get(name_of(pod)), "metadata.labels") for pod in observed.pods]
         for obj, labels, where in changes:
             if obj is not None and labels:
