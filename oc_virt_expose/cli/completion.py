@@ -23,7 +23,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, add_expose_arguments, build_parser, subparsers, verb_parser
+from oc_virt_expose.cli.expose_parser import add_expose_arguments
+from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, build_parser, subparsers, verb_parser
 from oc_virt_expose.model.kinds import RESOURCE_KINDS, parse_resource_type
 
 if TYPE_CHECKING:
