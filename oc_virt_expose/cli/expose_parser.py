@@ -16,6 +16,7 @@ from oc_virt_expose.cli.flags import (
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 VERB = "expose"
+DEFAULT_PARALLEL = 4
 
 DESCRIPTION = """\
 Expose a KubeVirt / OpenShift Virtualization virtual machine through a Service, in one command.
@@ -54,7 +55,7 @@ def add_expose_parser(verbs: argparse._SubParsersAction[Parser], prog: str) -> a
     parser = verbs.add_parser(
         VERB,
         prog=prog,
-        usage=f"{prog} [expose] TYPE NAME [--port PORT[:TARGET][/PROTOCOL]] [flags]",
+        usage=f"{prog} [expose] TYPE NAME [NAME...] [--port PORT[:TARGET][/PROTOCOL]] [flags]",
         description=DESCRIPTION,
         epilog=EXAMPLES.format(prog=prog),
         formatter_class=HelpFormatter,
@@ -66,14 +67,16 @@ def add_expose_parser(verbs: argparse._SubParsersAction[Parser], prog: str) -> a
 
 
 def add_expose_arguments(parser: argparse.ArgumentParser, *, with_type: bool = True) -> None:
-    """`expose`'s positionals and flags (`with_type=False`: NAME only, for completing `vm NAME`)."""
+    """`expose`'s positionals and flags (`with_type=False`: NAMEs only, for completing `vm NAME`)."""
     if with_type:
         parser.add_argument("resource_type", metavar="TYPE", help="vm, vmi or vmirs (or TYPE/NAME)")
-    parser.add_argument("resource_name", metavar="NAME", nargs=None if not with_type else "?",
-                        help="the object to expose")
+    parser.add_argument("resource_names", metavar="NAME", nargs="*",
+                        help="the object(s) to expose; several get a Service each, named after them")
     _add_port_flags(parser.add_argument_group("ports"))
     _add_service_flags(parser.add_argument_group("service"))
     _add_flow_flags(parser.add_argument_group("flow"))
+    _add_many_flags(parser.add_argument_group("many at once"))
+    _add_route_flags(parser.add_argument_group("route (OpenShift)"))
     add_wait_flags(parser.add_argument_group("verification"))
     add_output_flags(parser.add_argument_group("output"), "yaml|json|name",
                      "print the Service (and changed objects) in this format")
@@ -115,6 +118,9 @@ def _add_service_flags(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--selector", action="append", metavar="K=V[,K=V]",
                        help="pod selector; its labels are added to the VM where missing "
                             "(default: chosen, see above)")
+    group.add_argument("--external-traffic-policy", metavar="Cluster|Local",
+                       help="for NodePort and LoadBalancer: Local keeps the client's source address but "
+                            "drops traffic while the VM live-migrates")
     add_boolean(group, "overwrite", "update a different existing Service of that name in place")
     group.add_argument("--field-manager", default=DEFAULT_FIELD_MANAGER, metavar="NAME",
                        help=f"name of the field manager of the changes (default: {DEFAULT_FIELD_MANAGER})")
@@ -128,3 +134,27 @@ def _add_flow_flags(group: argparse._ArgumentGroup) -> None:
     add_boolean(group, "force", "create the Service even when the VM does not forward its port")
 
 
+def _add_many_flags(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--vm-selector", action="append", metavar="K=V[,K=V]",
+                       help="expose every object of TYPE with these labels, each with its own Service")
+    add_boolean(group, "all", "expose every object of TYPE in the namespace, each with its own Service")
+    group.add_argument("--name-suffix", metavar="SUFFIX",
+                       help="with several objects: each Service is named <object><SUFFIX>, e.g. -ssh")
+    group.add_argument("--parallel", metavar="N", default=str(DEFAULT_PARALLEL),
+                       help=f"with several objects: how many are exposed at once (default: {DEFAULT_PARALLEL})")
+
+
+def _add_route_flags(group: argparse._ArgumentGroup) -> None:
+    add_boolean(group, "route", "also create an OpenShift Route to the Service, as oc expose svc does")
+    group.add_argument("--hostname", metavar="HOST", help="host of the Route (default: chosen by the router)")
+    group.add_argument("--path", metavar="PATH", help="path the Route serves, e.g. /app")
+    group.add_argument("--route-port", metavar="PORT|NAME",
+                       help="the Service port the Route sends to, when the Service has several")
+    group.add_argument("--tls", metavar="edge|passthrough|reencrypt", help="TLS termination of the Route")
+    group.add_argument("--insecure-policy", metavar="Allow|Redirect|None",
+                       help="what the Route does with plain HTTP when it terminates TLS")
+    group.add_argument("--cert", metavar="FILE", help="certificate of the Route's host (PEM), for edge or reencrypt")
+    group.add_argument("--key", metavar="FILE", help="private key of --cert (PEM); never printed")
+    group.add_argument("--ca-cert", metavar="FILE", help="CA certificate chain of --cert (PEM)")
+    group.add_argument("--dest-ca-cert", metavar="FILE",
+                       help="CA certificate that signs the VM's own certificate, for reencrypt (PEM)")

@@ -74,9 +74,10 @@ def add_connection_flags(group: argparse._ArgumentGroup) -> None:
 
 
 def add_boolean(group: argparse._ArgumentGroup, flag: str, help_text: str, *, default: bool = False,
-                 negation_help: str | None = None) -> None:
+                 negation_help: str | None = None, short: str | None = None) -> None:
     """`--flag` and `--no-flag` (shown only with `negation_help`); `--flag=false` is normalized."""
     dest = flag.replace("-", "_")
-    group.add_argument(f"--{flag}", dest=dest, action="store_true", default=default, help=help_text)
+    options = [short, f"--{flag}"] if short else [f"--{flag}"]
+    group.add_argument(*options, dest=dest, action="store_true", default=default, help=help_text)
     group.add_argument(f"--no-{flag}", dest=dest, action="store_false",
                        help=negation_help or argparse.SUPPRESS)

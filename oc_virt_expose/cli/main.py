@@ -2,12 +2,16 @@
 
 `--help`, `--version` and usage errors import only this layer, the commands' `options` modules and the
 pure `model` (a unit test holds this); a command's `run`, and with it the HTTPS client, is imported only
-once its options validate: those imports are inside `_dispatch` for start-up time, not to break a cycle.
+once its options validate (by name, from `COMMANDS`: for start-up time, not to break a cycle).
+
+A command is two modules: `options` with `request_from_args(args) -> request` (parsed and validated, no
+cluster) and `OUTPUTS` (its `-o` formats), and `run` with `run(request, common, printer) -> ExitCode`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -16,6 +20,8 @@ from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, build_parser, program
 from oc_virt_expose.errors import ExitCode, UsageError, VirtExposeError
 
 COMPLETION_WORDS = ("__complete", "__complete_tcsh")  # the hidden first words `completion.dispatch` answers
+COMMANDS = {verb: f"oc_virt_expose.commands.{verb}" for verb in VERBS}
+"""Verb -> the package of its `options` and `run` modules."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,17 +61,14 @@ def _run(parser: argparse.ArgumentParser, words: list[str]) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from oc_virt_expose.commands.common import common_options
 
-    if args.command == DEFAULT_VERB:
-        from oc_virt_expose.commands.expose.options import ExposeRequest
+    options = importlib.import_module(f"{COMMANDS[args.command]}.options")
+    request = options.request_from_args(args)
+    common = common_options(args, options.OUTPUTS)
+    run = importlib.import_module(f"{COMMANDS[args.command]}.run")
+    from oc_virt_expose.ui.printer import Printer
 
-        request = ExposeRequest.from_args(args)
-        common = common_options(args)
-        request.validate()
-        from oc_virt_expose.commands.expose.run import run
-        from oc_virt_expose.ui.printer import Printer
-
-        return run(request, common, Printer(sys.stdout, sys.stderr, output=common.output, dry_run=common.dry_run))
-    raise UsageError(f'unknown command "{args.command}"')
+    return int(run.run(request, common, Printer(sys.stdout, sys.stderr, output=common.output,
+                                                dry_run=common.dry_run)))
 
 
 def _one_line(error: BaseException) -> str:

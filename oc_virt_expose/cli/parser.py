@@ -13,10 +13,50 @@ import argparse
 import os
 
 from oc_virt_expose.cli import expose_parser
-from oc_virt_expose.cli.flags import Parser
+from oc_virt_expose.cli.flags import (
+    HelpFormatter,
+    Parser,
+    add_boolean,
+    add_connection_flags,
+    add_dry_run_flag,
+    add_output_flags,
+)
 
 DEFAULT_VERB = expose_parser.VERB
-VERBS = (DEFAULT_VERB,)
+VERBS = (DEFAULT_VERB, "list", "delete")
+
+LIST_DESCRIPTION = """\
+List what exposes each VM (or VMI, VMIRS): every Service whose selector selects its pods (its template's
+labels, or its running launcher pods' labels), whoever made it, with its type, ports, cluster IPs,
+load-balancer address, ready endpoints and Route URL. TYPE defaults to vm."""
+
+LIST_EXAMPLES = """\
+examples:
+  # What is exposed in the current namespace
+  {prog} list
+
+  # Two VMs, with selectors and addresses
+  {prog} list vm web-vm db-vm -o wide
+
+  # Every namespace, as YAML
+  {prog} list -A -o yaml"""
+
+DELETE_DESCRIPTION = """\
+Delete the Services (and their Routes) that virt-expose made for a VM, and the selector labels it added
+to the VM (its template, running VMI and pods) that no remaining Service selects on. Services that
+select the VM but that virt-expose did not make are left in place and named; --name deletes one
+Service by name, whoever made it. Labels you set are never removed."""
+
+DELETE_EXAMPLES = """\
+examples:
+  # Take down what virt-expose made for example-vm
+  {prog} delete vm example-vm
+
+  # Only its SSH Service, keeping the label for the others
+  {prog} delete vm example-vm --name example-vm-ssh --keep-label
+
+  # What would be deleted
+  {prog} delete vm example-vm --dry-run=client"""
 
 
 def program_name(argv0: str) -> str:
@@ -36,6 +76,43 @@ def build_parser(prog: str = "oc virt-expose") -> argparse.ArgumentParser:
     parser = Parser(prog=prog, add_help=False, allow_abbrev=False)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     expose_parser.add_expose_parser(verbs, prog)
+    add_list_parser(verbs, prog)
+    add_delete_parser(verbs, prog)
+    return parser
+
+
+def add_list_parser(verbs: argparse._SubParsersAction[Parser], prog: str) -> argparse.ArgumentParser:
+    parser = verbs.add_parser("list", prog=f"{prog} list", usage=f"{prog} list [TYPE [NAME...]] [flags]",
+                              description=LIST_DESCRIPTION, epilog=LIST_EXAMPLES.format(prog=prog),
+                              formatter_class=HelpFormatter, allow_abbrev=False,
+                              help="list the Services and Routes that reach each VM")
+    parser.add_argument("resource_type", metavar="TYPE", nargs="?", default="vm",
+                        help="vm (default), vmi or vmirs (or TYPE/NAME)")
+    parser.add_argument("resource_names", metavar="NAME", nargs="*", help="only these objects")
+    group = parser.add_argument_group("what")
+    add_boolean(group, "all-namespaces", "list in every namespace", short="-A")
+    group.add_argument("-l", "--selector", action="append", metavar="K=V[,K=V]",
+                       help="only objects with these labels")
+    add_output_flags(parser.add_argument_group("output"), "wide|yaml|json|name",
+                     "wide: add selectors and addresses; yaml, json: a List; name: TYPE/NAME lines")
+    add_connection_flags(parser.add_argument_group("connection (as kubectl)"))
+    return parser
+
+
+def add_delete_parser(verbs: argparse._SubParsersAction[Parser], prog: str) -> argparse.ArgumentParser:
+    parser = verbs.add_parser("delete", prog=f"{prog} delete", usage=f"{prog} delete TYPE NAME [flags]",
+                              description=DELETE_DESCRIPTION, epilog=DELETE_EXAMPLES.format(prog=prog),
+                              formatter_class=HelpFormatter, allow_abbrev=False,
+                              help="delete what virt-expose made for a VM")
+    parser.add_argument("resource_type", metavar="TYPE", help="vm, vmi or vmirs (or TYPE/NAME)")
+    parser.add_argument("resource_name", metavar="NAME", nargs="?", help="the object")
+    group = parser.add_argument_group("what")
+    group.add_argument("--name", dest="service_name", metavar="NAME",
+                       help="delete only this Service (and its Route), whoever made it")
+    add_boolean(group, "keep-label", "leave the selector labels on the VM")
+    add_output_flags(parser.add_argument_group("output"), "name", "name: TYPE/NAME of each deleted object")
+    add_dry_run_flag(parser.add_argument_group("output"))
+    add_connection_flags(parser.add_argument_group("connection (as kubectl)"))
     return parser
 
 

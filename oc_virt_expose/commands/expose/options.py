@@ -13,7 +13,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from oc_virt_expose.commands.common import choice, optional, parse_ip, split_commas, values
+from oc_virt_expose.commands.common import OBJECT_OUTPUTS, choice, optional, parse_ip, split_commas, values
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model import ports as port_specs
 from oc_virt_expose.model.kinds import VM, ResourceKind, parse_type_and_name
@@ -30,6 +30,7 @@ from oc_virt_expose.model.service import (
 )
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER, parse_duration
 
+OUTPUTS = OBJECT_OUTPUTS
 EXTERNAL_NAME_REFUSAL = (
     "--type ExternalName is not supported: an ExternalName Service is a DNS alias (CNAME) for a host "
     "name outside the cluster; it has no selector and no endpoints, so it cannot send traffic to a VM"
@@ -74,7 +75,10 @@ class ExposeRequest(NamedTuple):
     def from_args(cls, args: argparse.Namespace) -> ExposeRequest:
         """Parse the raw values of `cli.parser.build_parser()`, completing defaults; a malformed flag is a
         `UsageError`."""
-        resource, name = parse_type_and_name(args.resource_type, args.resource_name)
+        names = list(args.resource_names)
+        if len(names) > 1:
+            raise UsageError("exposing several objects at once is not supported yet")
+        resource, name = parse_type_and_name(args.resource_type, names[0] if names else None)
         return cls(
             resource=resource,
             name=name,
@@ -204,3 +208,10 @@ def parse_cluster_ip(text: str) -> str:
     if text.lower() == "none":
         return "None"
     return parse_ip(text, "--cluster-ip")
+
+
+def request_from_args(args: argparse.Namespace) -> ExposeRequest:
+    """The validated request of `expose` (see `cli.main`)."""
+    request = ExposeRequest.from_args(args)
+    request.validate()
+    return request
