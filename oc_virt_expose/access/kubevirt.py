@@ -1,11 +1,11 @@
 """The cluster as one run sees it: reads and writes of the objects virt-expose touches.
 
-Each method is one API request (a retried conflict or the not-found explanation costs more, only then):
+Each method is one API request (the not-found explanation costs more, only then):
 - reads: the exposed object, the VM's running VMI (skipped when the VM is plainly stopped), its launcher
   pods (`kubevirt.io/created-by=<VMI uid>`), the Service, the namespace's NetworkPolicies;
-- label writes are conflict-safe merge patches carrying the `resourceVersion` that was read (strategic
-  merge is not accepted for custom resources); on 409 the object is read again and only what is still
-  missing is patched, and a label someone set meanwhile to another value is never overwritten;
+- label writes are server-side applies, one field manager per exposure (see `model.fields`): concurrent
+  writers of other labels merge with no conflict and no retry, a label someone set to another value is
+  refused by the server, and the server records which labels each exposure owns;
 - restart and start go through KubeVirt's aggregated API (`subresources.kubevirt.io`), which takes its
   dry run in the body, not the query;
 - a missing `kubevirt.io/v1` API is told from the 404 of the first request (no discovery call); an unknown
@@ -15,7 +15,7 @@ Each method is one API request (a retried conflict or the not-found explanation 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oc_virt_expose.access.apierrors import is_missing_api
@@ -39,7 +39,7 @@ from oc_virt_expose.model.endpoints import (
 )
 from oc_virt_expose.model.kinds import VM, VMI, ResourceKind
 from oc_virt_expose.model.labels import CREATED_BY_LABEL
-from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of, own_labels, template_labels
+from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 SUBRESOURCES_API = "subresources.kubevirt.io/v1"
@@ -126,13 +126,25 @@ class Cluster:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def add_template_labels(self, vm: Object, labels: Mapping[str, str]) -> Object:
-        """Add `labels` to the VM's `spec.template.metadata.labels`."""
-        return self._add_labels(VM, vm, labels, template_labels, _template_patch)
-
-    def add_labels(self, kind: ResourceKind | None, obj: Object, labels: Mapping[str, str]) -> Object:
-        """Add `labels` to the object's own labels (`kind` None: a pod)."""
-        return self._add_labels(kind, obj, labels, own_labels, _metadata_patch)
+    def apply_labels(self, kind: ResourceKind | None, obj: Mapping[str, Any], labels: Mapping[str, str],
+                     manager: str) -> Object:
+        """Server-side apply of `labels` as field manager `manager` to the object's own labels, or to a VM's
+        template labels (`kind` VM; `kind` None: a pod). The apply states every label that manager wants
+        there: a label it owned and `labels` leaves out is removed, unless someone else owns it too. No
+        resourceVersion: concurrent appliers of other labels merge; a label someone else set to another
+        value is refused by the server (409), and said so."""
+        meta = {"name": name_of(obj), "namespace": self.namespace}
+        body: Object = {"apiVersion": obj.get("apiVersion", "v1"), "kind": obj.get("kind", "Pod")}
+        if kind is VM:
+            body.update(metadata=meta, spec={"template": {"metadata": {"labels": dict(labels)}}})
+        else:
+            body.update(metadata={**meta, "labels": dict(labels)})
+        try:
+            return self.client.patch(self._object_path(kind, obj), body, patch_type="apply", dry_run=self.dry_run,
+                                     field_manager=manager)
+        except ConflictError as error:
+            raise RefusedError(f"{describe(obj)}: {error}: virt-expose never changes a label someone else "
+                               "set") from None
 
     def create_service(self, service: Mapping[str, Any]) -> Object:
         return self.client.create(self._service_path(), service, dry_run=self.dry_run,
@@ -150,23 +162,6 @@ class Cluster:
         self.client.put(path, {"dryRun": ["All"]} if self.dry_run else {}, accept="application/json, */*")
 
     # -- helpers -------------------------------------------------------------------------------------
-
-    def _add_labels(self, kind: ResourceKind | None, obj: Object, wanted: Mapping[str, str],
-                    present_labels: Callable[[Mapping[str, Any]], dict[str, str]],
-                    make_patch: Callable[[str, dict[str, str]], Object]) -> Object:
-        current = obj
-        for _ in range(CONFLICT_RETRIES):
-            missing = still_missing(wanted, present_labels(current), describe(current))
-            if not missing:
-                return current
-            patch = make_patch(str(current["metadata"].get("resourceVersion", "")), missing)
-            try:
-                return self.client.patch(self._object_path(kind, current), patch, patch_type="merge",
-                                         dry_run=self.dry_run, field_manager=self.field_manager)
-            except ConflictError:
-                current = self.client.get(self._object_path(kind, current))  # changed meanwhile: again
-        raise ClusterError(f"{describe(obj)} kept changing while it was being labeled "
-                           f"({CONFLICT_RETRIES} conflicts in a row)", status=409, reason="Conflict")
 
     def _explain_not_found(self, kind: ResourceKind, name: str, error: NotFoundError) -> VirtExposeError:
         if is_missing_api(error):
@@ -209,21 +204,3 @@ class Cluster:
 
     def _service_path(self, name: str | None = None) -> str:
         return resource_path("v1", "services", namespace=self.namespace, name=name)
-
-
-def still_missing(wanted: Mapping[str, str], present: Mapping[str, str], where: str) -> dict[str, str]:
-    """The labels of `wanted` not yet in `present`; one set meanwhile to another value is refused."""
-    for key, value in wanted.items():
-        if key in present and present[key] != value:
-            raise RefusedError(f"{where} got {key}={present[key]} meanwhile, not {key}={value}: "
-                               "virt-expose never changes a label you set")
-    return {key: value for key, value in wanted.items() if key not in present}
-
-
-def _template_patch(resource_version: str, labels: dict[str, str]) -> Object:
-    return {"metadata": {"resourceVersion": resource_version},
-            "spec": {"template": {"metadata": {"labels": labels}}}}
-
-
-def _metadata_patch(resource_version: str, labels: dict[str, str]) -> Object:
-    return {"metadata": {"resourceVersion": resource_version, "labels": labels}}

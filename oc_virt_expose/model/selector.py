@@ -40,6 +40,8 @@ class SelectorPlan(NamedTuple):
     """To add to the running VMI's labels (survives live migration)."""
     pod_labels: Mapping[str, dict[str, str]] = _NOTHING
     """Launcher pod name -> labels to add to it (serves now, with no restart)."""
+    addable: Mapping[str, str] = _NOTHING
+    """The selector's labels virt-expose may add (not those KubeVirt writes on every launcher pod)."""
     live_conflicts: tuple[str, ...] = ()
     """Labels the running VMI or pods carry with another value: only a restart can fix those."""
     warnings: tuple[str, ...] = ()
@@ -106,7 +108,7 @@ def _plan(
         live.collect(addable, selector, vmi, pods)
     if template is None and live.conflicts:  # a VMI has no template to restart from
         raise RefusedError("; ".join(live.conflicts) + ": virt-expose never changes a label you set")
-    return SelectorPlan(dict(selector), source, template_labels, live.vmi_labels, live.pod_labels,
+    return SelectorPlan(dict(selector), source, template_labels, live.vmi_labels, live.pod_labels, addable,
                         tuple(live.conflicts), tuple(live.warnings))
 
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from oc_virt_expose.commands.common import OBJECT_OUTPUTS, choice, optional, parse_ip, split_commas, values
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model import ports as port_specs
+from oc_virt_expose.model.fields import label_manager
 from oc_virt_expose.model.kinds import VM, ResourceKind, parse_type_and_name
 from oc_virt_expose.model.labels import label_key_problem, label_value_problem, parse_label_pairs, refuse_unstable_keys
 from oc_virt_expose.model.service import (
@@ -31,6 +32,7 @@ from oc_virt_expose.model.service import (
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER, parse_duration
 
 OUTPUTS = OBJECT_OUTPUTS
+MAX_FIELD_MANAGER = 128  # the API server's limit
 EXTERNAL_NAME_REFUSAL = (
     "--type ExternalName is not supported: an ExternalName Service is a DNS alias (CNAME) for a host "
     "name outside the cluster; it has no selector and no endpoints, so it cannot send traffic to a VM"
@@ -70,6 +72,11 @@ class ExposeRequest(NamedTuple):
     timeout: float = 300.0
     """Seconds for verification; 0: check once, do not wait."""
     force: bool = False
+
+    @property
+    def label_manager(self) -> str:
+        """The field manager of the labels this exposure applies (see `model.fields`)."""
+        return label_manager(self.field_manager, self.service.name)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ExposeRequest:
@@ -153,8 +160,10 @@ class ExposeRequest(NamedTuple):
                 raise UsageError(f"--restart applies to a VirtualMachine, not to a {self.resource.kind}")
         if self.timeout < 0:
             raise UsageError("--timeout cannot be negative")
-        if not self.field_manager or len(self.field_manager) > 128:
-            raise UsageError("--field-manager must be 1 to 128 characters")
+        if not self.field_manager or len(self.label_manager) > MAX_FIELD_MANAGER:
+            raise UsageError(f"--field-manager must be 1 to {MAX_FIELD_MANAGER - 1 - len(self.service.name)} "
+                             f"characters: with the Service's name it names the labels' field manager, at most "
+                             f"{MAX_FIELD_MANAGER} characters")
 
 
 def service_request(args: argparse.Namespace, object_name: str) -> ServiceRequest:

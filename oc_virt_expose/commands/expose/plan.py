@@ -20,6 +20,7 @@ from typing import Any
 
 from oc_virt_expose.commands.expose.options import ExposeRequest, RestartPolicy
 from oc_virt_expose.model import network, ports
+from oc_virt_expose.model.fields import TEMPLATE_PATH, labels_to_apply
 from oc_virt_expose.model.kinds import VMI, VMIRS
 from oc_virt_expose.model.labels import format_labels, vmi_id
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
@@ -95,24 +96,25 @@ def pod_interface(options: ExposeRequest, target: Mapping[str, Any]) -> network.
 
 
 def _place_labels(plan: Plan, options: ExposeRequest, observed: Observed) -> None:
-    """Which objects get the missing labels, and whether the VM is restarted or started."""
-    selector = plan.selector
+    """Which objects get the selector's labels, and whether the VM is restarted or started."""
     if options.resource is VMIRS:
         return
     if options.resource is VMI:
-        plan.vmi_labels, plan.pod_labels = dict(selector.vmi_labels), dict(selector.pod_labels)
+        _label_live(plan, options, observed)
         return
-    plan.template_labels = dict(selector.template_labels)
+    selector = plan.selector
+    plan.template_labels = labels_to_apply(observed.target, selector.addable, selector.template_labels,
+                                           options.label_manager, TEMPLATE_PATH)
     if not observed.running:
         plan.vm_action = VMAction.START if options.start else VMAction.NONE
     elif selector.running_vm_lacks_labels:
-        _label_running_vm(plan, options.restart)
+        _label_running_vm(plan, options, observed)
 
 
-def _label_running_vm(plan: Plan, restart: RestartPolicy) -> None:
+def _label_running_vm(plan: Plan, options: ExposeRequest, observed: Observed) -> None:
     """How a running VM whose pods lack the selector's labels gets them, under `--restart`."""
-    selector = plan.selector
-    if restart is RestartPolicy.ALWAYS:
+    selector, restart = plan.selector, options.restart
+    if restart is RestartPolicy.ALWAYS:  # a restart's new pod carries the template's labels
         plan.vm_action = VMAction.RESTART
     elif restart is RestartPolicy.NEVER:
         plan.pending = (f"the running VM's pod lacks {format_labels(selector.selector)} and --restart=never: "
@@ -123,7 +125,19 @@ def _label_running_vm(plan: Plan, restart: RestartPolicy) -> None:
                         "so only a restart gives the running VM the template's labels; re-run with "
                         "--restart=always to restart it")
     else:
-        plan.vmi_labels, plan.pod_labels = dict(selector.vmi_labels), dict(selector.pod_labels)
+        _label_live(plan, options, observed)
+
+
+def _label_live(plan: Plan, options: ExposeRequest, observed: Observed) -> None:
+    """The labels applied to the running VMI and its launcher pods (no restart)."""
+    selector, manager = plan.selector, options.label_manager
+    vmi = observed.target if options.resource is VMI else observed.vmi
+    if vmi is not None:
+        plan.vmi_labels = labels_to_apply(vmi, selector.addable, selector.vmi_labels, manager)
+    for pod in observed.pods:
+        labels = labels_to_apply(pod, selector.addable, selector.pod_labels.get(name_of(pod), {}), manager)
+        if labels:
+            plan.pod_labels[name_of(pod)] = labels
 
 
 def future_pod_labels(plan: Plan, options: ExposeRequest, observed: Observed) -> dict[str, str]:

@@ -85,7 +85,7 @@ class Run:
 
     def label(self, plan: Plan, observed: Observed) -> None:
         if plan.template_labels:
-            self.cluster.add_template_labels(observed.target, plan.template_labels)
+            self.cluster.apply_labels(VM, observed.target, plan.template_labels, self.request.label_manager)
             self.record(observed.target, "labeled", f"labeled its template {format_labels(plan.template_labels)}")
         try:
             self.label_live(plan, observed)
@@ -97,12 +97,12 @@ class Run:
     def label_live(self, plan: Plan, observed: Observed) -> None:
         vmi = observed.target if self.request.resource is VMI else observed.vmi
         if plan.vmi_labels and vmi is not None:
-            self.cluster.add_labels(VMI, vmi, plan.vmi_labels)
+            self.cluster.apply_labels(VMI, vmi, plan.vmi_labels, self.request.label_manager)
             self.record(vmi, "labeled", f"labeled {format_labels(plan.vmi_labels)}")
         for pod in observed.pods:
             labels = plan.pod_labels.get(name_of(pod))
             if labels:
-                self.cluster.add_labels(None, pod, labels)
+                self.cluster.apply_labels(None, pod, labels, self.request.label_manager)
                 self.record(pod, "labeled", f"labeled {format_labels(labels)}")
 
     def live_labels_refused(self, error: ForbiddenError) -> str:
