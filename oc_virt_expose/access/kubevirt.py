@@ -32,14 +32,14 @@ from oc_virt_expose.errors import (
 from oc_virt_expose.model.endpoints import (
     SERVICE_NAME_LABEL,
     EndpointReport,
-    PodMatcher,
+    EndpointWait,
     evaluate,
     in_family_order,
     ingress,
 )
 from oc_virt_expose.model.kinds import VM, VMI, ResourceKind
 from oc_virt_expose.model.labels import CREATED_BY_LABEL
-from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of
+from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of, own_labels
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 SUBRESOURCES_API = "subresources.kubevirt.io/v1"
@@ -100,29 +100,44 @@ class Cluster:
             return None
         return list(listing.get("items") or [])
 
-    def wait_for_endpoints(self, service_name: str, matcher: PodMatcher, families: Sequence[str],
-                           deadline: Deadline) -> EndpointReport:
-        """ONE watch of the Service's EndpointSlices until every IP family of the Service has a ready
-        endpoint on the VM's pod; the report then, else the last one seen at the deadline."""
-        last = EndpointReport()
+    def wait_for_endpoints(self, wanted: Mapping[str, EndpointWait], deadline: Deadline) -> dict[str, EndpointReport]:
+        """ONE watch of the EndpointSlices of the Services in `wanted` (name -> whose pods, which families)
+        until each Service has a ready endpoint on its VM's pod in every family; the reports then, else
+        the last ones seen at the deadline."""
+        reports = {name: EndpointReport() for name in wanted}
 
-        def complete(slices: dict[str, Object]) -> EndpointReport | None:
-            nonlocal last
-            last = evaluate(in_family_order(slices.values(), families), matcher)
-            return last if last.complete(families) else None
+        def complete(slices: dict[str, Object]) -> dict[str, EndpointReport] | None:
+            by_service: dict[str, list[Object]] = {}
+            for endpoint_slice in slices.values():
+                service_name = own_labels(endpoint_slice).get(SERVICE_NAME_LABEL, "")
+                by_service.setdefault(service_name, []).append(endpoint_slice)
+            for name, need in wanted.items():
+                reports[name] = evaluate(in_family_order(by_service.get(name, []), need.families), need.matcher)
+            return reports if all(reports[name].complete(need.families) for name, need in wanted.items()) else None
 
+        names = sorted(wanted)
+        selector = (f"{SERVICE_NAME_LABEL}={names[0]}" if len(names) == 1
+                    else f"{SERVICE_NAME_LABEL} in ({','.join(names)})")
         path = resource_path("discovery.k8s.io/v1", "endpointslices", namespace=self.namespace)
-        wait_for(self.client, path, deadline, complete, label_selector=f"{SERVICE_NAME_LABEL}={service_name}")
-        return last
+        wait_for(self.client, path, deadline, complete, label_selector=selector)
+        return reports
 
-    def wait_for_load_balancer(self, service_name: str, deadline: Deadline) -> Object | None:
-        """A watch of the Service until it has a load-balancer ingress address; None at the deadline."""
-        def balanced(services: dict[str, Object]) -> Object | None:
-            service = services.get(service_name)
-            return service if service is not None and ingress(service) else None
+    def wait_for_load_balancers(self, names: Sequence[str], deadline: Deadline) -> dict[str, Object]:
+        """A watch of the Services (one by its name, several: the namespace's) until each has a load-balancer
+        ingress address; those that have one by the deadline."""
+        def balanced(services: dict[str, Object]) -> dict[str, Object] | None:
+            found = {name: services[name] for name in names if name in services and ingress(services[name])}
+            return found if len(found) == len(names) else None
 
-        return wait_for(self.client, self._service_path(), deadline, balanced,
-                        field_selector=f"metadata.name={service_name}")
+        services: dict[str, Object] = {}
+
+        def remember(current: dict[str, Object]) -> dict[str, Object] | None:
+            services.update(current)
+            return balanced(current)
+
+        selector = f"metadata.name={names[0]}" if len(names) == 1 else None
+        wait_for(self.client, self._service_path(), deadline, remember, field_selector=selector)
+        return {name: services[name] for name in names if name in services and ingress(services[name])}
 
     # -- writes --------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from oc_virt_expose.model.objects import Object, host_port
 
@@ -47,6 +47,14 @@ class PodMatcher:
 
     def is_replaced(self, target: Mapping[str, Any]) -> bool:
         return target.get("uid") in self.replaced
+
+
+class EndpointWait(NamedTuple):
+    """What verification waits for in one Service's EndpointSlices: a ready endpoint on `matcher`'s pods
+    in each of `families`."""
+
+    matcher: PodMatcher
+    families: Sequence[str]
 
 
 @dataclass

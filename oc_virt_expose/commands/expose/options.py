@@ -14,10 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from oc_virt_expose.commands.common import OBJECT_OUTPUTS, choice, optional, parse_ip, split_commas, values
+from oc_virt_expose.commands.expose.targets import Targets, parse_targets
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model import ports as port_specs
 from oc_virt_expose.model.fields import label_manager
-from oc_virt_expose.model.kinds import VM, ResourceKind, parse_type_and_name
+from oc_virt_expose.model.kinds import VM, ResourceKind
 from oc_virt_expose.model.labels import label_key_problem, label_value_problem, parse_label_pairs, refuse_unstable_keys
 from oc_virt_expose.model.service import (
     IP_FAMILIES,
@@ -79,13 +80,9 @@ class ExposeRequest(NamedTuple):
         return label_manager(self.field_manager, self.service.name)
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> ExposeRequest:
-        """Parse the raw values of `cli.parser.build_parser()`, completing defaults; a malformed flag is a
-        `UsageError`."""
-        names = list(args.resource_names)
-        if len(names) > 1:
-            raise UsageError("exposing several objects at once is not supported yet")
-        resource, name = parse_type_and_name(args.resource_type, names[0] if names else None)
+    def from_args(cls, args: argparse.Namespace, resource: ResourceKind, name: str) -> ExposeRequest:
+        """Parse the raw values of `cli.parser.build_parser()` for the object `name` of kind `resource`,
+        completing defaults; a malformed flag is a `UsageError`."""
         return cls(
             resource=resource,
             name=name,
@@ -219,8 +216,43 @@ def parse_cluster_ip(text: str) -> str:
     return parse_ip(text, "--cluster-ip")
 
 
-def request_from_args(args: argparse.Namespace) -> ExposeRequest:
-    """The validated request of `expose` (see `cli.main`)."""
-    request = ExposeRequest.from_args(args)
+class BatchRequest(NamedTuple):
+    """Several objects at once (`expose vm a b c`, `--vm-selector`, `--all`): each gets its own Service,
+    named after it (plus `--name-suffix`), made from `template` (an `ExposeRequest` for a placeholder
+    name)."""
+
+    targets: Targets
+    template: ExposeRequest
+    name_suffix: str = ""
+    parallel: int = 4
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, targets: Targets) -> BatchRequest:
+        for flag, given in (("--name", args.service_name), ("--selector", args.selector),
+                            ("--node-port", args.node_port), ("--cluster-ip", args.cluster_ip),
+                            ("--load-balancer-ip", args.load_balancer_ip)):
+            if given:
+                raise UsageError(f"{flag} applies to one object; with several, each gets its own Service "
+                                 "(--name-suffix names them)")
+        parallel = port_specs.parse_port_number(args.parallel, "--parallel") if args.parallel else 1
+        batch = cls(targets, ExposeRequest.from_args(args, targets.kind, "placeholder"),
+                    args.name_suffix or "", parallel)
+        batch.request_for("placeholder").validate()
+        return batch
+
+    def request_for(self, name: str) -> ExposeRequest:
+        """The request of one object: the template's, with its own Service name."""
+        service_name = f"{name}{self.name_suffix}"
+        if len(service_name) > 63:
+            service_name = default_service_name(name)[: 63 - len(self.name_suffix)] + self.name_suffix
+        return self.template._replace(name=name, service=self.template.service._replace(name=service_name))
+
+
+def request_from_args(args: argparse.Namespace) -> ExposeRequest | BatchRequest:
+    """The validated request of `expose` (see `cli.main`): one object, or several (`batch_options`)."""
+    targets = parse_targets(args)
+    if targets.single is None:
+        return BatchRequest.from_args(args, targets)
+    request = ExposeRequest.from_args(args, targets.kind, targets.single)
     request.validate()
     return request

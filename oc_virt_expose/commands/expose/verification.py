@@ -11,7 +11,7 @@ from oc_virt_expose.access.watch import Deadline
 from oc_virt_expose.commands.expose.options import ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, static_selector_problem
 from oc_virt_expose.errors import ExitCode, NotServingError
-from oc_virt_expose.model.endpoints import EndpointReport, PodMatcher
+from oc_virt_expose.model.endpoints import EndpointReport, EndpointWait, PodMatcher
 from oc_virt_expose.model.kinds import VM, VMIRS
 from oc_virt_expose.model.labels import format_labels
 from oc_virt_expose.model.objects import Object, uid_of
@@ -70,10 +70,17 @@ class Verification:
         return ExitCode.OK
 
     def verify_endpoints(self, service: Object, deadline: Deadline) -> None:
-        families = list((service.get("spec") or {}).get("ipFamilies") or [])
+        wanted = {self.request.service.name: self.endpoint_wait(service)}
         with self.printer.progress(f"waiting for a ready endpoint of {self.what}"):
-            report = self.cluster.wait_for_endpoints(self.request.service.name, self.pod_matcher(), families,
-                                                     deadline)
+            report = self.cluster.wait_for_endpoints(wanted, deadline)[self.request.service.name]
+        self.report_endpoints(service, report)
+
+    def endpoint_wait(self, service: Object) -> EndpointWait:
+        return EndpointWait(self.pod_matcher(), list((service.get("spec") or {}).get("ipFamilies") or []))
+
+    def report_endpoints(self, service: Object, report: EndpointReport) -> None:
+        """Warnings, the `verified` line, or NotServingError, from what the EndpointSlices said."""
+        families = self.endpoint_wait(service).families
         if report.other_pods:
             self.printer.warning(self.other_pods_warning(report.other_pods))
         if not report.ready_pods:
@@ -107,7 +114,11 @@ class Verification:
 
     def verify_load_balancer(self, service: Object, deadline: Deadline) -> Object:
         with self.printer.progress("waiting for a load-balancer address"):
-            balanced = self.cluster.wait_for_load_balancer(self.request.service.name, deadline)
+            balanced = self.cluster.wait_for_load_balancers([self.request.service.name], deadline)
+        return self.report_load_balancer(service, balanced.get(self.request.service.name))
+
+    def report_load_balancer(self, service: Object, balanced: Object | None) -> Object:
+        """The Service with its address, or NotServingError."""
         if balanced is None:
             self.printer.summary(service, self.node_addresses)
             raise NotServingError(f"service/{self.request.service.name}: {LOAD_BALANCER_PENDING}")
