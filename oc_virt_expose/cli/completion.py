@@ -350,7 +350,7 @@ def decorate(parser: argparse.ArgumentParser, prog: str) -> argparse.ArgumentPar
             action.choices = fixed[action.dest]
         elif action.dest in FILE_DESTS:
             action.complete = shtab.FILE  # type: ignore[attr-defined]
-        elif action.dest in KUBECONFIG_DESTS or action.dest == "resource_name":
+        elif action.dest in KUBECONFIG_DESTS or action.dest in ("resource_name", "resource_names"):
             action.complete = dynamic  # type: ignore[attr-defined]
         elif action.dest == "resource_type":
             action.choices = tuple(kind.short for kind in RESOURCE_KINDS)
