@@ -85,6 +85,22 @@ class Cluster:
         items = [dict(pod, apiVersion="v1", kind="Pod") for pod in listing.get("items") or []]
         return [pod for pod in items if not is_finishing(pod)]
 
+    def list_items(self, api_version: str, kind: str, plural: str, *, label_selector: str | None = None) -> list[
+            Object]:
+        """Every object of a kind in the namespace (with `apiVersion` and `kind`, which list items lack)."""
+        listing = self.client.list(resource_path(api_version, plural, namespace=self.namespace),
+                                   label_selector=label_selector)
+        return [dict(item, apiVersion=api_version, kind=kind) for item in listing.get("items") or []]
+
+    def list_targets(self, kind: ResourceKind, label_selector: str | None = None) -> list[Object]:
+        """Every VM (VMI, VMIRS) in the namespace with those labels; a missing API says so."""
+        try:
+            return self.list_items(kind.api_version, kind.kind, kind.plural, label_selector=label_selector)
+        except NotFoundError as error:
+            if is_missing_api(error):
+                raise VirtExposeError(no_kubevirt(kind)) from None
+            raise
+
     def read_service(self, name: str) -> Object | None:
         try:
             return self.client.get(self._service_path(name))
@@ -180,8 +196,7 @@ class Cluster:
 
     def _explain_not_found(self, kind: ResourceKind, name: str, error: NotFoundError) -> VirtExposeError:
         if is_missing_api(error):
-            return VirtExposeError(f"the server has no {kind.api_version} API ({kind.plural}."
-                                   f"{kind.group} not found): {NO_KUBEVIRT}")
+            return VirtExposeError(no_kubevirt(kind))
         names = self._names_or_none(kind)
         where = f'in namespace "{self.namespace}"'
         if not names and self._namespace_missing():
@@ -219,3 +234,7 @@ class Cluster:
 
     def _service_path(self, name: str | None = None) -> str:
         return resource_path("v1", "services", namespace=self.namespace, name=name)
+
+
+def no_kubevirt(kind: ResourceKind) -> str:
+    return f"the server has no {kind.api_version} API ({kind.plural}.{kind.group} not found): {NO_KUBEVIRT}"

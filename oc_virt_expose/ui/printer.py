@@ -136,6 +136,10 @@ class Printer:
     def warning(self, message: str) -> None:
         self._write(self.err, f"Warning: {message}\n")
 
+    def failure(self, resource: str, name: str, message: str) -> None:
+        """What went wrong with one object of several (the run goes on with the others)."""
+        self._write(self.err, f"error: {resource}/{name}: {message}\n")
+
     def object(self, obj: Mapping[str, Any], *, always: bool = False) -> None:
         """Print `obj` in the `-o` format; without `-o`, only when `always` (as YAML)."""
         output = self.output or (OutputFormat.YAML if always else None)

@@ -24,8 +24,9 @@ class Verification:
     """Verifies what one run made and prints how to reach it."""
 
     def __init__(self, request: ExposeRequest, dry_run: DryRun, printer: Printer, cluster: Cluster, plan: Plan,
-                 observed: Observed) -> None:
+                 observed: Observed, *, summaries: bool = True) -> None:
         self.request = request
+        self.summaries = summaries
         self.dry_run = dry_run
         self.printer = printer
         self.cluster = cluster
@@ -39,23 +40,35 @@ class Verification:
         return f"{self.request.resource.kind} {self.request.name}"
 
     def verify(self, service: Object) -> ExitCode:
-        plan = self.plan
-        if self.dry_run is DryRun.SERVER or not self.request.wait:
-            self.printer.summary(service, self.node_addresses)
-            if plan.pending is not None and self.dry_run is DryRun.NONE:
-                raise NotServingError(plan.pending)
+        if self.needs_no_wait(service):
             return ExitCode.OK
-        if plan.pending is not None:
-            self.printer.summary(service, self.node_addresses)
-            raise NotServingError(plan.pending)
-        if self.request.resource is VM and not self.observed.running and plan.vm_action is not VMAction.START:
-            return self.verify_stopped(service)
         deadline = Deadline(self.request.timeout)
         self.verify_endpoints(service, deadline)
-        if (service.get("spec") or {}).get("type") == "LoadBalancer":
+        if is_load_balancer(service):
             service = self.verify_load_balancer(service, deadline)
-        self.printer.summary(service, self.node_addresses)
+        self.summary(service)
         return ExitCode.OK
+
+    def needs_no_wait(self, service: Object) -> bool:
+        """Verify what needs no watch (nothing to verify, a restart not allowed, a stopped VM): True when
+        done, False when the endpoints must be waited for. Raises NotServingError when it cannot serve."""
+        plan = self.plan
+        if self.dry_run is DryRun.SERVER or not self.request.wait:
+            self.summary(service)
+            if plan.pending is not None and self.dry_run is DryRun.NONE:
+                raise NotServingError(plan.pending)
+            return True
+        if plan.pending is not None:
+            self.summary(service)
+            raise NotServingError(plan.pending)
+        if self.request.resource is VM and not self.observed.running and plan.vm_action is not VMAction.START:
+            self.verify_stopped(service)
+            return True
+        return False
+
+    def summary(self, service: Object, with_nodes: bool = True) -> None:
+        if self.summaries:
+            self.printer.summary(service, self.node_addresses if with_nodes else ())
 
     def verify_stopped(self, service: Object) -> ExitCode:
         """A stopped VM: the Service exists and its selector matches what the VM's next pod carries."""
@@ -66,7 +79,7 @@ class Verification:
                             f"verified: its selector {format_labels(self.plan.selector.selector)} matches the "
                             f"VM's template; the VM is stopped and will serve once started "
                             f"(--start, or virtctl start {self.request.name})")
-        self.printer.summary(service)
+        self.summary(service, with_nodes=False)
         return ExitCode.OK
 
     def verify_endpoints(self, service: Object, deadline: Deadline) -> None:
@@ -84,7 +97,7 @@ class Verification:
         if report.other_pods:
             self.printer.warning(self.other_pods_warning(report.other_pods))
         if not report.ready_pods:
-            self.printer.summary(service, self.node_addresses)
+            self.summary(service)
             raise NotServingError(self.not_ready_message(report))
         missing = report.missing_families(families)
         if missing:
@@ -120,9 +133,13 @@ class Verification:
     def report_load_balancer(self, service: Object, balanced: Object | None) -> Object:
         """The Service with its address, or NotServingError."""
         if balanced is None:
-            self.printer.summary(service, self.node_addresses)
+            self.summary(service)
             raise NotServingError(f"service/{self.request.service.name}: {LOAD_BALANCER_PENDING}")
         return balanced
+
+
+def is_load_balancer(service: Mapping[str, Any]) -> bool:
+    return (service.get("spec") or {}).get("type") == "LoadBalancer"
 
 
 def host_ips(pods: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -1,0 +1,161 @@
+"""One object's run: read -> plan (every check, before the first write) -> label -> Service -> restart/start ->
+verify -> report (issue 6, "What it does").
+
+Writes, in this order: the VM template's labels; the running VMI's; its launcher pods' (so the Service
+selects the VM at once, with no restart); the Service; the restart or start of the VM. Each change is
+printed as it is made, so an interrupted or failed run has already shown what it did; an error after a
+write adds what was done and that re-running the same command finishes the job (every step skips what is
+already in place). `--dry-run=client` reads, plans and prints, and sends no write; `--dry-run=server`
+sends every write with dryRun=All and verifies nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from oc_virt_expose.access.kubevirt import Cluster
+from oc_virt_expose.commands.expose.options import ExposeRequest
+from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, make_plan
+from oc_virt_expose.commands.expose.verification import Verification
+from oc_virt_expose.errors import ConflictError, ExitCode, ForbiddenError, NotServingError, VirtExposeError
+from oc_virt_expose.model.kinds import VM, VMI
+from oc_virt_expose.model.labels import format_labels
+from oc_virt_expose.model.objects import Object, name_of, printable, resource_name
+from oc_virt_expose.model.service import ServiceAction
+from oc_virt_expose.model.settings import DryRun
+from oc_virt_expose.ui.printer import Printer
+
+
+class Run:
+    """One run; `done` lists the changes made so far, for the messages of a failure or Ctrl-C."""
+
+    def __init__(self, request: ExposeRequest, dry_run: DryRun, printer: Printer, cluster: Cluster) -> None:
+        self.request = request
+        self.dry_run = dry_run
+        self.printer = printer
+        self.cluster = cluster
+        self.done: list[str] = []
+
+    def execute(self) -> ExitCode:
+        try:
+            observed = self.read()
+            plan = make_plan(self.request, observed)
+            for warning in plan.warnings:
+                self.printer.warning(warning)
+            if self.dry_run is DryRun.CLIENT:
+                return self.preview(plan, observed)
+            service = self.apply(plan, observed)
+            return Verification(self.request, self.dry_run, self.printer, self.cluster, plan, observed).verify(service)
+        except KeyboardInterrupt:
+            return self.interrupted()
+        except VirtExposeError as error:
+            raise self.after_writes(error) from None
+
+    def read(self) -> Observed:
+        kind, name = self.request.resource, self.request.name
+        target = self.cluster.read_target(kind, name)
+        vmi = self.cluster.read_running_vmi(target) if kind is VM else target if kind is VMI else None
+        pods = self.cluster.list_launcher_pods(vmi) if vmi is not None else []
+        return Observed(target, vmi if kind is VM else None, pods,
+                        self.cluster.read_service(self.request.service.name),
+                        self.cluster.list_network_policies())
+
+    def apply(self, plan: Plan, observed: Observed) -> Object:
+        """Every write of the plan, in order; returns the Service as the server answered."""
+        self.label(plan, observed)
+        service = self.write_service(plan)
+        if plan.vm_action is not VMAction.NONE:
+            self.cluster.vm_action(self.request.name, plan.vm_action.value)
+            verb = "started" if plan.vm_action is VMAction.START else "restarted"
+            self.record(observed.target, verb, verb)
+        self.printer.object(printable(service))
+        return service
+
+    def label(self, plan: Plan, observed: Observed) -> None:
+        if plan.template_labels:
+            self.cluster.apply_labels(VM, observed.target, plan.template_labels, self.request.label_manager)
+            self.record(observed.target, "labeled", f"labeled its template {format_labels(plan.template_labels)}")
+        try:
+            self.label_live(plan, observed)
+        except ForbiddenError as error:
+            if self.request.resource is not VM:
+                raise
+            raise NotServingError(self.live_labels_refused(error)) from None
+
+    def label_live(self, plan: Plan, observed: Observed) -> None:
+        vmi = observed.target if self.request.resource is VMI else observed.vmi
+        if plan.vmi_labels and vmi is not None:
+            self.cluster.apply_labels(VMI, vmi, plan.vmi_labels, self.request.label_manager)
+            self.record(vmi, "labeled", f"labeled {format_labels(plan.vmi_labels)}")
+        for pod in observed.pods:
+            labels = plan.pod_labels.get(name_of(pod))
+            if labels:
+                self.cluster.apply_labels(None, pod, labels, self.request.label_manager)
+                self.record(pod, "labeled", f"labeled {format_labels(labels)}")
+
+    def live_labels_refused(self, error: ForbiddenError) -> str:
+        done = f"{'; '.join(self.done)}; " if self.done else ""
+        return (f"{done}the running VM could not be labeled live: {error}; nothing further was changed "
+                f"(the Service is not created yet): re-run the same command with --restart=always to create "
+                f"it and restart the VM with its template's labels, or get permission to patch "
+                f"virtualmachineinstances and pods")
+
+    def write_service(self, plan: Plan) -> Object:
+        name = self.request.service.name
+        if plan.service_action is ServiceAction.UNCHANGED:
+            self.printer.change("service", name, ServiceAction.UNCHANGED.value)
+            return plan.service
+        try:
+            if plan.service_action is ServiceAction.CREATE:
+                service = self.cluster.create_service(plan.service)
+            else:
+                service = self.cluster.replace_service(plan.service)
+        except ConflictError as error:
+            raise VirtExposeError(f"{error} (service/{name} was changed by someone else meanwhile)") from None
+        self.record(service, plan.service_action.value, plan.service_action.value)
+        return service
+
+    def record(self, obj: Mapping[str, Any], verb: str, what: str) -> None:
+        """Print the change line; remember it (unless a dry run) for the messages of a later failure."""
+        resource = resource_name(obj) or "service"
+        if self.dry_run is DryRun.NONE:  # before printing: a Ctrl-C may come as soon as it shows
+            self.done.append(f"{resource}/{name_of(obj)} {what}")
+        self.printer.change(resource, name_of(obj), verb)
+
+    def preview(self, plan: Plan, observed: Observed) -> ExitCode:
+        """`--dry-run=client`: the change lines and the Service, with no write."""
+        vmi = observed.target if self.request.resource is VMI else observed.vmi
+        changes: list[tuple[Object | None, Mapping[str, str] | None, str]] = [
+            (observed.target, plan.template_labels, "spec.template.metadata.labels"),
+            (vmi, plan.vmi_labels, "metadata.labels")]
+        changes += [(pod, plan.pod_labels.get(name_of(pod)), "metadata.labels") for pod in observed.pods]
+        for obj, labels, where in changes:
+            if obj is not None and labels:
+                self.printer.change(resource_name(obj) or "pod", name_of(obj), "labeled")
+                self.printer.info(f"  {where}: +{format_labels(labels)}")
+        self.printer.change("service", self.request.service.name, plan.service_action.value)
+        if plan.vm_action is not VMAction.NONE:
+            verb = "started" if plan.vm_action is VMAction.START else "restarted"
+            self.printer.change(resource_name(observed.target), self.request.name, verb)
+        self.printer.object(printable(plan.service), always=True)
+        return ExitCode.OK
+
+    def after_writes(self, error: VirtExposeError) -> VirtExposeError:
+        """An error after a write names what was done and that re-running finishes the job."""
+        if not self.done or error.exit_code is not ExitCode.ERROR:
+            return error
+        wrapped = VirtExposeError(f"{error}; done before the failure: {'; '.join(self.done)}; re-running "
+                                  "the same command finishes the job")
+        wrapped.exit_code = error.exit_code
+        return wrapped
+
+    def interrupted(self) -> ExitCode:
+        done = ("done so far: " + "; ".join(self.done) + "; re-running the same command finishes the job"
+                if self.done else "nothing was changed")
+        self.printer.err.write(f"interrupted: {done}\n")
+        self.printer.err.flush()
+        return ExitCode.INTERRUPTED
+
+
+__all__ = ["Run"]
