@@ -118,10 +118,12 @@ class Client:
         answer 406 unless `accept` allows any type, as kubectl's `application/json, */*`)."""
         return self._call("PUT", path, _write_query(dry_run, field_manager), body=body or {}, accept=accept)
 
-    def delete(self, path: str, *, dry_run: bool = False,
-               propagation_policy: str | None = None) -> dict[str, Any]:
+    def delete(self, path: str, *, dry_run: bool = False, propagation_policy: str | None = None,
+               uid: str | None = None) -> dict[str, Any]:
+        """`uid`: delete only the object with this uid (DeleteOptions' precondition; else a 409)."""
         query = dict(_write_query(dry_run, None), propagationPolicy=propagation_policy)
-        return self._call("DELETE", path, query)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}} if uid else None
+        return self._call("DELETE", path, query, body=options)
 
     def watch(self, path: str, *, resource_version: str | None = None,
               field_selector: str | None = None, label_selector: str | None = None,
