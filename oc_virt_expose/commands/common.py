@@ -95,6 +95,14 @@ def optional(parse: Callable[[str], T], value: str | None) -> T | None:
     return None if value is None else parse(value)
 
 
+def parse_count(text: str, flag: str, maximum: int) -> int:
+    """A whole number from 1 to `maximum`."""
+    value = text.strip()
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise UsageError(f'invalid {flag} "{text}": a whole number from 1 to {maximum}')
+    return int(value)
+
+
 def parse_ip(text: str, flag: str) -> str:
     import ipaddress  # ~3 ms: only when an address is given
 

@@ -13,7 +13,15 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from oc_virt_expose.commands.common import OBJECT_OUTPUTS, choice, optional, parse_ip, split_commas, values
+from oc_virt_expose.commands.common import (
+    OBJECT_OUTPUTS,
+    choice,
+    optional,
+    parse_count,
+    parse_ip,
+    split_commas,
+    values,
+)
 from oc_virt_expose.commands.expose.targets import Targets, parse_targets
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model import ports as port_specs
@@ -34,6 +42,7 @@ from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER, parse_duration
 
 OUTPUTS = OBJECT_OUTPUTS
 MAX_FIELD_MANAGER = 128  # the API server's limit
+MAX_PARALLEL = 32  # connections to the API server at once
 EXTERNAL_NAME_REFUSAL = (
     "--type ExternalName is not supported: an ExternalName Service is a DNS alias (CNAME) for a host "
     "name outside the cluster; it has no selector and no endpoints, so it cannot send traffic to a VM"
@@ -234,7 +243,7 @@ class BatchRequest(NamedTuple):
             if given:
                 raise UsageError(f"{flag} applies to one object; with several, each gets its own Service "
                                  "(--name-suffix names them)")
-        parallel = port_specs.parse_port_number(args.parallel, "--parallel") if args.parallel else 1
+        parallel = parse_count(args.parallel, "--parallel", MAX_PARALLEL)
         batch = cls(targets, ExposeRequest.from_args(args, targets.kind, "placeholder"),
                     args.name_suffix or "", parallel)
         batch.request_for("placeholder").validate()
