@@ -252,8 +252,9 @@ def _positional(line: _Line, current: str, describe: bool) -> list[str]:
         verbs = [] if line.verb else [verb for verb in VERBS if verb.startswith(current)]
         return verbs + [f"{kind.short}\t{kind.kind}" if describe else kind.short
                         for kind in RESOURCE_KINDS if kind.short.startswith(current)]
-    if len(line.positionals) == 1 and "/" not in line.positionals[0]:
-        return _names(line.positionals[0], current, line)
+    takes_one = line.verb == "delete"  # expose and list take several NAMEs
+    if "/" not in line.positionals[0] and (len(line.positionals) == 1 or not takes_one):
+        return [name for name in _names(line.positionals[0], current, line) if name not in line.positionals[1:]]
     return []
 
 
@@ -262,6 +263,8 @@ def _values(action: argparse.Action, current: str, line: _Line) -> tuple[list[st
         return [], DIRECTIVE_FILES
     if action.dest in KUBECONFIG_DESTS:
         offered = _from_kubeconfig(KUBECONFIG_DESTS[action.dest], line)
+    elif action.dest == "service_name" and line.verb == "delete":  # an existing Service; expose names a new one
+        offered = _list_names("v1", "services", line)
     else:
         offered = list(action.choices or value_sets().get(action.dest, ()))
     return [item for item in offered if item.startswith(current)], DIRECTIVE_NO_FILES
@@ -300,17 +303,22 @@ def _from_kubeconfig(section: str, line: _Line) -> list[str]:
 
 def _names(type_word: str, current: str, line: _Line) -> list[str]:
     """Names of the objects of that TYPE in the namespace the command would use."""
+    kind = parse_resource_type(type_word)
+    return [name for name in _list_names(kind.api_version, kind.plural, line) if name.startswith(current)]
+
+
+def _list_names(api_version: str, plural: str, line: _Line) -> list[str]:
+    """Names of the objects of a resource in the namespace the command would use (one LIST)."""
     from dataclasses import replace
 
     from oc_virt_expose.access.client import Client, resource_path
     from oc_virt_expose.access.kubeconfig import load_connection
 
-    kind = parse_resource_type(type_word)
     connection = replace(load_connection(line.connection_flags()), request_timeout=budget())
     with Client(connection) as client:
-        listing = client.list(resource_path(kind.api_version, kind.plural, namespace=connection.namespace))
+        listing = client.list(resource_path(api_version, plural, namespace=connection.namespace))
     names = (str((item.get("metadata") or {}).get("name") or "") for item in listing.get("items") or [])
-    return sorted(name for name in names if name and name.startswith(current))
+    return sorted(name for name in names if name)
 
 
 # -- the scripts in completions/ -------------------------------------------------------------------
@@ -350,7 +358,7 @@ def decorate(parser: argparse.ArgumentParser, prog: str) -> argparse.ArgumentPar
             action.choices = fixed[action.dest]
         elif action.dest in FILE_DESTS:
             action.complete = shtab.FILE  # type: ignore[attr-defined]
-        elif action.dest in KUBECONFIG_DESTS or action.dest in ("resource_name", "resource_names"):
+        elif action.dest in KUBECONFIG_DESTS or action.dest in ("resource_names", "resource_name", "service_name"):
             action.complete = dynamic  # type: ignore[attr-defined]
         elif action.dest == "resource_type":
             action.choices = tuple(kind.short for kind in RESOURCE_KINDS)
