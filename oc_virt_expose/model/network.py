@@ -122,11 +122,8 @@ def check_target_ports(
     interface: PodInterface, ports: Sequence[ServicePort], *, force: bool = False
 ) -> list[str]:
     """Refuse targets the guest never receives (or return them as warnings with `force`)."""
-    problems = [
-        problem
-        for problem in (_target_problem(interface, guest_port(interface, port)) for port in ports)
-        if problem
-    ]
+    found = (_target_problem(interface, guest_port(interface, port)) for port in ports)
+    problems = list(dict.fromkeys(problem for problem in found if problem))  # one port on two protocols: once
     if problems and not force:
         raise RefusedError("; ".join(problems) + "; or pass --force to create the Service anyway")
     return problems

@@ -1,8 +1,10 @@
-"""One object's run: read -> plan (every check, before the first write) -> label -> Service -> restart/start ->
-verify -> report (issue 6, "What it does").
+"""One object's run: read -> plan (every check, before the first write) -> Service -> labels ->
+restart/start -> verify -> report.
 
-Writes, in this order: the VM template's labels; the running VMI's; its launcher pods' (so the Service
-selects the VM at once, with no restart); the Service; the restart or start of the VM. Each change is
+Writes, in this order: the Service (first, so that whatever the API server refuses of it, a node port
+taken, a quota, an invalid address, is refused before anything changed); the VM template's labels; the
+running VMI's; its launcher pods' (so the Service selects the VM at once, with no restart); the restart or
+start of the VM. Each change is
 printed as it is made, so an interrupted or failed run has already shown what it did; an error after a
 write adds what was done and that re-running the same command finishes the job (every step skips what is
 already in place). `--dry-run=client` reads, plans and prints, and sends no write; `--dry-run=server`
@@ -62,9 +64,11 @@ class Run:
                         self.cluster.list_network_policies())
 
     def apply(self, plan: Plan, observed: Observed) -> Object:
-        """Every write of the plan, in order; returns the Service as the server answered."""
-        self.label(plan, observed)
+        """Every write of the plan, in order; returns the Service as the server answered. The Service comes
+        first: whatever the API server refuses of it (a node port taken, a quota) is refused before anything
+        else changed."""
         service = self.write_service(plan)
+        self.label(plan, observed)
         if plan.vm_action is not VMAction.NONE:
             self.cluster.vm_action(self.request.name, plan.vm_action.value)
             verb = "started" if plan.vm_action is VMAction.START else "restarted"
@@ -96,25 +100,27 @@ class Run:
 
     def live_labels_refused(self, error: ForbiddenError) -> str:
         done = f"{'; '.join(self.done)}; " if self.done else ""
-        return (f"{done}the running VM could not be labeled live: {error}; nothing further was changed "
-                f"(the Service is not created yet): re-run the same command with --restart=always to create "
-                f"it and restart the VM with its template's labels, or get permission to patch "
-                f"virtualmachineinstances and pods")
+        return (f"{done}the running VM could not be labeled live: {error}; the Service selects the VM once it "
+                f"carries its template's labels: re-run the same command with --restart=always to restart the "
+                f"VM with them, or get permission to patch virtualmachineinstances and pods and re-run it")
 
     def write_service(self, plan: Plan) -> Object:
         name = self.request.service.name
         if plan.service_action is ServiceAction.UNCHANGED:
             self.printer.change("service", name, ServiceAction.UNCHANGED.value)
             return plan.service
-        try:
-            if plan.service_action is ServiceAction.CREATE:
-                service = self.cluster.create_service(plan.service)
-            else:
-                service = self.cluster.replace_service(plan.service)
-        except ConflictError as error:
-            raise VirtExposeError(f"{error} (service/{name} was changed by someone else meanwhile)") from None
+        service = self.send_service(plan)
         self.record(service, plan.service_action.value, plan.service_action.value)
         return service
+
+    def send_service(self, plan: Plan) -> Object:
+        try:
+            if plan.service_action is ServiceAction.CREATE:
+                return self.cluster.create_service(plan.service)
+            return self.cluster.replace_service(plan.service)
+        except ConflictError as error:
+            name = self.request.service.name
+            raise VirtExposeError(f"{error} (service/{name} was changed by someone else meanwhile)") from None
 
     def record(self, obj: Mapping[str, Any], verb: str, what: str) -> None:
         """Print the change line; remember it (unless a dry run) for the messages of a later failure."""
@@ -130,11 +136,11 @@ class Run:
             (observed.target, plan.template_labels, "spec.template.metadata.labels"),
             (vmi, plan.vmi_labels, "metadata.labels")]
         changes += [(pod, plan.pod_labels.get(name_of(pod)), "metadata.labels") for pod in observed.pods]
+        self.printer.change("service", self.request.service.name, plan.service_action.value)
         for obj, labels, where in changes:
             if obj is not None and labels:
                 self.printer.change(resource_name(obj) or "pod", name_of(obj), "labeled")
                 self.printer.info(f"  {where}: +{format_labels(labels)}")
-        self.printer.change("service", self.request.service.name, plan.service_action.value)
         if plan.vm_action is not VMAction.NONE:
             verb = "started" if plan.vm_action is VMAction.START else "restarted"
             self.printer.change(resource_name(observed.target), self.request.name, verb)
