@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from oc_virt_expose.kubeconfig import Connection
+from oc_virt_expose.access.kubeconfig import Connection
 
 # -- certificates ------------------------------------------------------------------------------------
 

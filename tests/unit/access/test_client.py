@@ -7,33 +7,21 @@ import io
 import json
 import re
 import socket
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_apiserver import PKI, VM, FakeAPI, Reply, Seen, connect, issue, make_pki, serve
 
-from oc_virt_expose.apierrors import is_missing_api
-from oc_virt_expose.client import Client, redact, resource_path, user_agent
+from oc_virt_expose.access.apierrors import is_missing_api
+from oc_virt_expose.access.client import Client, redact, resource_path, user_agent
+from oc_virt_expose.access.kubeconfig import Connection
+from oc_virt_expose.access.transport import _no_proxy, proxy_for
 from oc_virt_expose.errors import ClusterError, ConflictError, ConnectionFailure, ForbiddenError, NotFoundError
-from oc_virt_expose.kubeconfig import Connection
-from oc_virt_expose.transport import _no_proxy, proxy_for
-
-
-@pytest.fixture(scope="module")
-def pki() -> PKI:
-    return make_pki()
-
-
-@pytest.fixture
-def api(tmp_path: Path, pki: PKI) -> Iterator[FakeAPI]:
-    yield from serve(tmp_path, pki, client_ca=True)
-
+from tests.unit.access.fake_apiserver import PKI, VM, FakeAPI, Reply, Seen, connect, issue, serve
+from tests.unit.conftest import FreshRun
 
 # -- requests -----------------------------------------------------------------------------------------
 
@@ -383,18 +371,13 @@ def test_connect_proxy_tunnel(api: FakeAPI, pki: PKI) -> None:
     assert tunnels == [api.url.split("://")[1]]
 
 
-def test_imports_stay_light() -> None:
+def test_imports_stay_light(run_code: FreshRun) -> None:
     """Option parsing imports `kubeconfig`: no network, YAML or JSON modules; the client adds the
     standard library's HTTP and TLS, never `kubernetes` or urllib3 (yaml comes with a kubeconfig read)."""
-    import subprocess
+    def loaded(module: str) -> list[str]:
+        modules = run_code(f"import {module}").modules
+        return sorted({m.split(".")[0] for m in modules} & {"kubernetes", "urllib3", "yaml", "requests", "subprocess",
+                                                          "tempfile", "ssl", "http", "json"})
 
-    def loaded(module: str) -> str:
-        code = (f"import sys, {module};"
-                "print(sorted({m.split('.')[0] for m in sys.modules} & {'kubernetes', 'urllib3', 'yaml',"
-                " 'requests', 'subprocess', 'tempfile', 'ssl', 'http', 'json'}))")
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True).stdout.strip()
-
-    assert loaded("oc_virt_expose.kubeconfig") == "[]"
-    assert loaded("oc_virt_expose.client") == "['http', 'json', 'ssl']"
-
+    assert loaded("oc_virt_expose.access.kubeconfig") == []
+    assert loaded("oc_virt_expose.access.client") == ["http", "json", "ssl"]

@@ -8,27 +8,17 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_apiserver import PKI, VM, FakeAPI, connect, make_pki, serve
 
-from oc_virt_expose import credentials
-from oc_virt_expose.client import Client
-from oc_virt_expose.credentials import ExecConfig
-
-
-@pytest.fixture(scope="module")
-def pki() -> PKI:
-    return make_pki()
-
-
-@pytest.fixture
-def api(tmp_path: Path, pki: PKI) -> Iterator[FakeAPI]:
-    yield from serve(tmp_path, pki, client_ca=True)
+from oc_virt_expose.access import credentials
+from oc_virt_expose.access.client import Client
+from oc_virt_expose.access.credentials import ExecConfig
+from tests.unit.access.fake_apiserver import PKI, VM, FakeAPI, connect
 
 
 def test_client_certificate_from_data_leaves_no_file(api: FakeAPI, pki: PKI, tmp_path: Path,
@@ -46,7 +36,7 @@ def test_client_certificate_from_data_leaves_no_file(api: FakeAPI, pki: PKI, tmp
 
 def test_client_certificate_through_a_private_file_where_there_is_no_memfd(
         api: FakeAPI, pki: PKI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from oc_virt_expose import transport
+    from oc_virt_expose.access import transport
 
     api.route("GET", VM, (200, {}))
     made: list[tuple[int, int]] = []

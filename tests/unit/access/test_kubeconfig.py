@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from oc_virt_expose.connection_flags import parse_duration, parse_request_timeout
-from oc_virt_expose.credentials import ExecConfig, parse_exec_config
+from oc_virt_expose.access.credentials import ExecConfig, parse_exec_config
+from oc_virt_expose.access.kubeconfig import config_paths, load_connection
 from oc_virt_expose.errors import UsageError, VirtExposeError
-from oc_virt_expose.kubeconfig import ConnectionFlags, config_paths, load_connection
+from oc_virt_expose.model.settings import ConnectionFlags
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 CA_PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
@@ -337,26 +337,6 @@ def test_exec_config_as_kubectl_reads_it(tmp_path: Path, env: dict[str, str], no
 def test_exec_config_errors(raw: dict, message: str) -> None:
     with pytest.raises(VirtExposeError, match=message):
         parse_exec_config(raw, {}, 'user "u"')
-
-
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("0", 0.0), ("45", 45.0), ("90s", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("1.5h", 5400.0),
-    ("2h3m4s", 7384.0),
-])
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "abc", "10x", "s", "1m 2s", "-1"])
-def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(UsageError, match="invalid duration"):
-        parse_duration(text)
-
-
-def test_request_timeout_zero_means_none() -> None:
-    assert parse_request_timeout("0") is None
-    assert parse_request_timeout(None) is None
-    assert parse_request_timeout("5s") == 5.0
 
 
 # -- the same answers as kubectl -------------------------------------------------------------------------

@@ -1,18 +1,9 @@
+"""`model.endpoints`: which endpoints of a Service's EndpointSlices are the VM's, and are they ready; pure."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from oc_virt_expose.verify import Deadline, PodMatcher, evaluate
-
-
-def endpoint_slice(family: str, endpoints: list[tuple[str, str, str, bool | None]], port: int = 80) -> dict[str, Any]:
-    """`endpoints`: (pod name, pod uid, address, ready)."""
-    entries = []
-    for name, uid, address, ready in endpoints:
-        conditions = {} if ready is None else {"ready": ready}
-        entries.append({"addresses": [address], "conditions": conditions,
-                        "targetRef": {"kind": "Pod", "name": name, "uid": uid}})
-    return {"addressType": family, "ports": [{"port": port, "protocol": "TCP"}], "endpoints": entries}
+from oc_virt_expose.model.endpoints import PodMatcher, evaluate, in_family_order, ingress
+from tests.unit.builders import endpoint_slice
 
 
 def test_pod_matcher_knows_launcher_pods_of_the_vmi_only() -> None:
@@ -59,10 +50,9 @@ def test_dual_stack_needs_both_families() -> None:
     assert both.ready == ["10.0.0.1:80", "[fd00::1]:80"]
 
 
-def test_deadline() -> None:
-    now = [100.0]
-    deadline = Deadline(5, clock=lambda: now[0])
-    assert deadline.remaining() == 5
-    now[0] = 110.0
-    assert deadline.remaining() == 0
-    assert Deadline(0).check_once
+def test_slices_in_the_services_family_order_and_load_balancer_addresses() -> None:
+    v4, v6, other = (endpoint_slice(family, []) for family in ("IPv4", "IPv6", "FQDN"))
+    assert in_family_order([other, v4, v6], ["IPv6", "IPv4"]) == [v6, v4, other]
+    service = {"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}, {"hostname": "lb.example"}, {}]}}}
+    assert ingress(service) == ["203.0.113.7", "lb.example"]
+    assert ingress({"status": {}}) == []

@@ -5,17 +5,16 @@ from typing import Any
 import pytest
 
 from oc_virt_expose.errors import RefusedError, UsageError
-from oc_virt_expose.network import (
+from oc_virt_expose.model.network import (
     DeclaredPort,
     GuestPort,
     PodInterface,
     check_target_ports,
     find_pod_interface,
     guest_port,
-    label_selector_matches,
     network_policy_warnings,
 )
-from oc_virt_expose.ports import PortSpec, ServicePort, service_ports
+from oc_virt_expose.model.ports import PortSpec, ServicePort, service_ports
 
 
 def spec(networks: list | None = None, interfaces: list | None = None, **devices: Any) -> dict[str, Any]:
@@ -104,23 +103,6 @@ def test_named_target_ports_resolve_against_declared_names() -> None:
     auto = find_pod_interface(spec(), "VM x")
     with pytest.raises(RefusedError, match="give --target-port a number"):
         check_target_ports(auto, [ServicePort(None, 80, "TCP", "web")])
-
-
-def test_label_selector_matches() -> None:
-    labels = {"app": "web", "tier": "front"}
-    assert label_selector_matches({}, labels)
-    assert label_selector_matches({"matchLabels": {"app": "web"}}, labels)
-    assert not label_selector_matches({"matchLabels": {"app": "db"}}, labels)
-    cases = [
-        ({"key": "tier", "operator": "In", "values": ["front", "x"]}, True),
-        ({"key": "tier", "operator": "NotIn", "values": ["front"]}, False),
-        ({"key": "missing", "operator": "NotIn", "values": ["a"]}, True),
-        ({"key": "app", "operator": "Exists"}, True),
-        ({"key": "app", "operator": "DoesNotExist"}, False),
-        ({"key": "app", "operator": "Bogus"}, False),
-    ]
-    for expression, expected in cases:
-        assert label_selector_matches({"matchExpressions": [expression]}, labels) is expected
 
 
 def policy(name: str, pod_selector: dict, ingress: list | None = None, types: list | None = None) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from oc_virt_expose.errors import UsageError
-from oc_virt_expose.ports import (
+from oc_virt_expose.model.ports import (
     NO_PORT_MESSAGE,
     PortSpec,
     ServicePort,

@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubevirt_objects import options_for, valid_options, vm, vmi
 
+from oc_virt_expose.commands.expose.options import ExposeRequest
 from oc_virt_expose.errors import UsageError
-from oc_virt_expose.ports import service_ports
-from oc_virt_expose.service import build_service, default_service_name, validate_service_name
+from oc_virt_expose.model.kinds import VM, VMI
+from oc_virt_expose.model.ports import ServicePort, service_ports
+from oc_virt_expose.model.service import (
+    build_service,
+    default_service_name,
+    overwritten_service,
+    service_differences,
+    validate_service_name,
+)
+from tests.unit.builders import request_for, valid_request, vm, vmi
 
 UID = "11111111-2222-3333-4444-555555555555"
 OWNER = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "name": "example-vm", "uid": UID}
@@ -106,25 +114,31 @@ CASES: list[tuple[str, list[str], dict[str, str], dict[str, Any]]] = [
 ]
 
 
+def ports_of(request: ExposeRequest) -> list[ServicePort]:
+    """The Service ports of the request (as the plan completes them when `--port` is given)."""
+    ports = request.ports
+    return service_ports(ports.specs, target_port=ports.target_port, protocol=ports.protocol,
+                         node_port=ports.node_port, port_name=ports.port_name, headless=request.service.headless)
+
+
 @pytest.mark.parametrize(("case", "flags", "selector", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_build_service(case: str, flags: list[str], selector: dict[str, str], expected: dict[str, Any]) -> None:
-    options = valid_options("vm", "example-vm", *flags)
-    ports = service_ports(options.ports, target_port=options.target_port, protocol=options.protocol,
-                          node_port=options.node_port, port_name=options.port_name, headless=options.headless)
-    assert build_service(options, vm(labels=VM_LABELS), selector, ports) == expected
+    request = valid_request("vm", "example-vm", *flags)
+    assert build_service(request.service, VM, vm(labels=VM_LABELS), selector, ports_of(request)) == expected
 
 
 def test_seed_service_exactly() -> None:
-    options = valid_options(
+    request = valid_request(
         "vm", "example-vm", "-n", "example-namespace", "--name", "example-service", "--selector", "special=key",
         "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", "30000")
-    ports = service_ports(options.ports, target_port=options.target_port, node_port=options.node_port)
-    assert build_service(options, vm(), {"special": "key"}, ports) == SEED_SERVICE
+    ports = service_ports(request.ports.specs, target_port=request.ports.target_port,
+                          node_port=request.ports.node_port)
+    assert build_service(request.service, VM, vm(), {"special": "key"}, ports) == SEED_SERVICE
 
 
 def test_owner_and_record_follow_the_exposed_kind() -> None:
-    options = options_for("vmi", "example-vm", "--port", "22")
-    service = build_service(options, vmi(uid="vmi-uid"), {"x": "y"}, service_ports(options.ports))
+    request = request_for("vmi", "example-vm", "--port", "22")
+    service = build_service(request.service, VMI, vmi(uid="vmi-uid"), {"x": "y"}, ports_of(request))
     assert service["metadata"]["ownerReferences"] == [
         {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": "example-vm", "uid": "vmi-uid"}]
     assert service["metadata"]["labels"]["virt-expose.kubevirt.io/vmi"] == "example-vm"
@@ -134,8 +148,8 @@ def test_owner_and_record_follow_the_exposed_kind() -> None:
 
 def test_build_service_does_not_change_its_inputs() -> None:
     target = vm(labels={"app": "shop"})
-    options = options_for("vm", "example-vm", "--port", "80")
-    build_service(options, target, {"a": "b"}, service_ports(options.ports))
+    request = request_for("vm", "example-vm", "--port", "80")
+    build_service(request.service, VM, target, {"a": "b"}, ports_of(request))
     assert target["metadata"]["labels"] == {"app": "shop"}
 
 
@@ -146,3 +160,25 @@ def test_service_names() -> None:
         validate_service_name("Example", given=True)
     with pytest.raises(UsageError, match=r"from the object's name.*give --name"):
         validate_service_name("vm.with.dots", given=False)
+
+
+def test_service_differences_ignore_server_defaults_and_allocated_node_ports() -> None:
+    want = {"spec": {"type": "NodePort", "selector": {"a": "b"},
+                     "ports": [{"protocol": "TCP", "port": 80, "targetPort": 80}]}}
+    have = {"spec": {"type": "NodePort", "selector": {"a": "b"}, "clusterIPs": ["10.0.0.1"],
+                     "ports": [{"protocol": "TCP", "port": 80, "targetPort": 80, "nodePort": 31111}]}}
+    assert service_differences(have, want) == []
+    want["spec"]["ports"][0]["targetPort"] = 81
+    assert service_differences(have, want) == [
+        "spec.ports are 80/TCP->80 (node port 31111), not 80/TCP->81"]
+
+
+def test_overwrite_keeps_allocated_node_ports_and_adds_the_owner() -> None:
+    existing = {"metadata": {"name": "s", "resourceVersion": "7", "ownerReferences": [{"uid": "a"}]},
+                "spec": {"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "nodePort": 31000}]}}
+    desired = {"metadata": {"name": "s", "labels": {"l": "v"}, "ownerReferences": [{"uid": "b"}]},
+               "spec": {"type": "NodePort", "selector": {"x": "y"}, "ports": [{"port": 80, "protocol": "TCP"}]}}
+    updated = overwritten_service(existing, desired)
+    assert updated["metadata"]["resourceVersion"] == "7"
+    assert [o["uid"] for o in updated["metadata"]["ownerReferences"]] == ["a", "b"]
+    assert updated["spec"]["ports"] == [{"port": 80, "protocol": "TCP", "nodePort": 31000}]

@@ -1,3 +1,5 @@
+"""`ui.printer`: change lines, `-o` documents, the summary, warnings and progress, on injected streams."""
+
 from __future__ import annotations
 
 import io
@@ -6,15 +8,9 @@ from typing import Any
 
 import pytest
 
-from oc_virt_expose.options import DryRun, OutputFormat
-from oc_virt_expose.output import (
-    Printer,
-    format_change,
-    format_object,
-    format_progress,
-    reach_lines,
-    resource_name,
-)
+from oc_virt_expose.model.settings import DryRun, OutputFormat
+from oc_virt_expose.ui.printer import Printer, format_change, format_object, format_progress, reach_lines
+from tests.unit.builders import vm
 
 SERVICE: dict[str, Any] = {
     "apiVersion": "v1",
@@ -28,7 +24,7 @@ SERVICE: dict[str, Any] = {
         "ports": [{"protocol": "TCP", "port": 80, "targetPort": 9376, "nodePort": 30000}],
     },
 }
-VM = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "example-vm"}}
+VM = vm()
 
 
 def test_change_lines_as_kubectl() -> None:
@@ -38,11 +34,6 @@ def test_change_lines_as_kubectl() -> None:
         "service/example-service created (dry run)"
     assert format_change("service", "example-service", "unchanged", DryRun.SERVER) == \
         "service/example-service unchanged (server dry run)"
-
-
-def test_resource_names() -> None:
-    assert resource_name(SERVICE) == "service"
-    assert resource_name(VM) == "virtualmachine.kubevirt.io"
 
 
 def test_documents() -> None:

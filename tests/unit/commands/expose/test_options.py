@@ -1,11 +1,16 @@
+"""`expose`'s options: flags -> a typed, completed `ExposeRequest`; `validate()` before any request."""
+
 from __future__ import annotations
 
 import pytest
-from kubevirt_objects import options_for, valid_options
 
+from oc_virt_expose.commands.expose.options import ExposeRequest, RestartPolicy
 from oc_virt_expose.errors import UsageError
-from oc_virt_expose.options import VM, VMI, VMIRS, DryRun, ExposeOptions, OutputFormat, RestartPolicy
-from oc_virt_expose.ports import PortSpec
+from oc_virt_expose.model.kinds import VM, VMI, VMIRS
+from oc_virt_expose.model.ports import PortSpec
+from oc_virt_expose.model.service import ServiceRequest
+from oc_virt_expose.model.settings import CommonOptions, DryRun, OutputFormat
+from tests.unit.builders import common_for, request_for, valid_request, validated
 
 
 @pytest.mark.parametrize(
@@ -18,86 +23,73 @@ from oc_virt_expose.ports import PortSpec
     ],
 )
 def test_type_aliases_case_insensitive(word: str, kind: object) -> None:
-    assert options_for(word, "x").resource is kind
+    assert request_for(word, "x").resource is kind
 
 
 def test_type_slash_name_form() -> None:
-    options = options_for("vm/example-vm")
-    assert (options.resource, options.name) == (VM, "example-vm")
+    request = request_for("vm/example-vm")
+    assert (request.resource, request.name) == (VM, "example-vm")
 
 
 def test_defaults() -> None:
-    options = valid_options("vm", "example-vm")
-    assert options.service_name == "example-vm"
-    assert options.service_type == "ClusterIP"
-    assert options.ports == []
-    assert options.labels is None and options.selector is None
-    assert options.field_manager == "virt-expose"
-    assert options.restart is RestartPolicy.AUTO
-    assert options.wait and not options.start and not options.force and not options.overwrite
-    assert options.timeout == 300.0
-    assert options.dry_run is DryRun.NONE
-    assert options.output is None
-    assert options.verbosity == 0
+    request, common = validated("vm", "example-vm")
+    assert request.service.name == "example-vm"
+    assert request.service.type == "ClusterIP"
+    assert request.ports.specs == []
+    assert request.service.labels is None and request.selector is None
+    assert request.field_manager == "virt-expose"
+    assert request.restart is RestartPolicy.AUTO
+    assert request.wait and not request.start and not request.force and not request.overwrite
+    assert request.timeout == 300.0
+    assert common.dry_run is DryRun.NONE
+    assert common.output is None
+    assert common.verbosity == 0
 
 
 def test_seed_command_line() -> None:
-    options = valid_options(
+    request, common = validated(
         "vm", "example-vm", "-n", "example-namespace", "--name", "example-service", "--selector", "special=key",
         "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", "30000")
-    assert options.connection.namespace == "example-namespace"
-    assert options.service_name == "example-service"
-    assert options.selector == {"special": "key"}
-    assert options.service_type == "NodePort"
-    assert options.ports == [PortSpec(80)]
-    assert (options.target_port, options.node_port) == (9376, 30000)
+    assert common.connection.namespace == "example-namespace"
+    assert request.service.name == "example-service"
+    assert request.selector == {"special": "key"}
+    assert request.service.type == "NodePort"
+    assert request.ports.specs == [PortSpec(80)]
+    assert (request.ports.target_port, request.ports.node_port) == (9376, 30000)
 
 
 def test_kubectl_flag_forms() -> None:
-    options = valid_options(
-        "vm", "x", "--port=80", "--type=nodeport", "--overwrite=true", "--force=false", "--wait=false",
-        "--dry-run", "-oyaml", "-v=6", "--timeout=1h2m3s", "--restart=Never", "--protocol=udp")
-    assert options.ports == [PortSpec(80)]
-    assert options.service_type == "NodePort"
-    assert options.overwrite and not options.force and not options.wait
-    assert options.dry_run is DryRun.CLIENT
-    assert options.output is OutputFormat.YAML
-    assert options.verbosity == 6
-    assert options.timeout == 3723.0
-    assert options.restart is RestartPolicy.NEVER
-    assert options.protocol == "UDP"
-    assert options_for("vm", "x", "--dry-run", "server").dry_run is DryRun.SERVER
-    assert options_for("--dry-run", "vm", "x").dry_run is DryRun.CLIENT
-    assert not options_for("vm", "x", "--no-wait").wait
+    argv = ("vm", "x", "--port=80", "--type=nodeport", "--overwrite=true", "--force=false", "--wait=false",
+            "--dry-run", "-oyaml", "-v=6", "--timeout=1h2m3s", "--restart=Never", "--protocol=udp")
+    request, common = validated(*argv)
+    assert request.ports.specs == [PortSpec(80)]
+    assert request.service.type == "NodePort"
+    assert request.overwrite and not request.force and not request.wait
+    assert common.dry_run is DryRun.CLIENT
+    assert common.output is OutputFormat.YAML
+    assert common.verbosity == 6
+    assert request.timeout == 3723.0
+    assert request.restart is RestartPolicy.NEVER
+    assert request.ports.protocol == "UDP"
+    assert common_for("vm", "x", "--dry-run", "server").dry_run is DryRun.SERVER
+    assert common_for("--dry-run", "vm", "x").dry_run is DryRun.CLIENT
+    assert not request_for("vm", "x", "--no-wait").wait
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("5m", 300), ("1.5h", 5400), ("300ms", 0.3), ("0", 0)])
 def test_timeout_durations(text: str, seconds: float) -> None:
-    assert options_for("vm", "x", "--timeout", text).timeout == pytest.approx(seconds)
+    assert request_for("vm", "x", "--timeout", text).timeout == pytest.approx(seconds)
 
 
 def test_ip_families_keep_order_and_imply_prefer_dual_stack() -> None:
-    options = valid_options("vm", "x", "--ip-families", "ipv6,ipv4")
-    assert options.ip_families == ["IPv6", "IPv4"]
-    assert options.ip_family_policy == "PreferDualStack"
-    assert valid_options("vm", "x", "--ip-family", "IPv4", "--ip-family", "IPv6").ip_families == ["IPv4", "IPv6"]
-    assert valid_options("vm", "x", "--ip-family", "IPv4").ip_family_policy is None
-    required = valid_options("vm", "x", "--ip-family", "IPv6", "--ip-family-policy", "requiredualstack")
+    service = valid_request("vm", "x", "--ip-families", "ipv6,ipv4").service
+    assert service.ip_families == ["IPv6", "IPv4"]
+    assert service.ip_family_policy == "PreferDualStack"
+    assert valid_request("vm", "x", "--ip-family", "IPv4", "--ip-family", "IPv6").service.ip_families == [
+        "IPv4", "IPv6"]
+    assert valid_request("vm", "x", "--ip-family", "IPv4").service.ip_family_policy is None
+    required = valid_request("vm", "x", "--ip-family", "IPv6", "--ip-family-policy", "requiredualstack").service
     assert (required.ip_families, required.ip_family_policy) == (["IPv6"], "RequireDualStack")
-
-
-def test_connection_flags() -> None:
-    options = valid_options(
-        "vm", "x", "--kubeconfig", "/k", "--context", "c", "--cluster", "cl", "--user", "u", "-n", "ns",
-        "-s", "https://h:6443", "--token", "t", "--certificate-authority", "/ca", "--tls-server-name", "h",
-        "--request-timeout", "30s", "--as", "me", "--as-group", "g1", "--as-group", "g2", "--as-uid", "42")
-    connection = options.connection
-    assert (connection.kubeconfig, connection.context, connection.cluster, connection.user) == ("/k", "c", "cl", "u")
-    assert (connection.namespace, connection.server, connection.token) == ("ns", "https://h:6443", "t")
-    assert (connection.certificate_authority, connection.tls_server_name) == ("/ca", "h")
-    assert connection.request_timeout == "30s"
-    assert (connection.as_user, connection.as_groups, connection.as_uid) == ("me", ("g1", "g2"), "42")
-    assert valid_options("vm", "x", "--insecure-skip-tls-verify").connection.insecure_skip_tls_verify
 
 
 USAGE_ERRORS = [
@@ -142,7 +134,7 @@ USAGE_ERRORS = [
     (["vm", "x", "--as-group", "g"], "--as-group and --as-uid need --as"),
     (["vm", "x", "--insecure-skip-tls-verify", "--certificate-authority", "/ca"], "cannot be combined"),
     (["vm", "x", "--request-timeout", "soon"], "--request-timeout"),
-    (["vm", "x", "--field-manager", ""], "--field-manager must be 1 to 128"),
+    (["vm", "x", "--field-manager", ""], "--field-manager must be 1 to 126 characters"),  # 128 with ":x"
     (["vm", "x", "-v", "-1"], "-v cannot be negative"),
 ]
 
@@ -150,17 +142,17 @@ USAGE_ERRORS = [
 @pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
 def test_usage_errors_before_the_cluster(argv: list[str], message: str) -> None:
     with pytest.raises(UsageError) as error:
-        valid_options(*argv)
+        validated(*argv)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
 
 
 def test_from_args_completes_the_defaults() -> None:
-    options = options_for("vm", "n" * 70, "--ip-families", "IPv4,IPv6")
-    assert options.service_name == "n" * 63
-    assert options.ip_family_policy == "PreferDualStack"
-    options.validate()
-    assert options_for("vm", "x", "--ip-families", "IPv6").ip_family_policy is None
-    built = ExposeOptions(resource=VM, name="x", service_name="x", cluster_ip="None")
-    assert built.headless and built.ports == () and built.connection.namespace is None
+    request = request_for("vm", "n" * 70, "--ip-families", "IPv4,IPv6")
+    assert request.service.name == "n" * 63
+    assert request.service.ip_family_policy == "PreferDualStack"
+    request.validate()
+    assert request_for("vm", "x", "--ip-families", "IPv6").service.ip_family_policy is None
+    built = ExposeRequest(resource=VM, name="x", service=ServiceRequest(name="x", cluster_ip="None"))
+    assert built.service.headless and built.ports.specs == () and CommonOptions().connection.namespace is None
     built.validate()
