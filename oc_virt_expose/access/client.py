@@ -26,6 +26,7 @@ from oc_virt_expose.access.apierrors import api_error
 from oc_virt_expose.access.kubeconfig import Connection
 from oc_virt_expose.access.transport import connection_failure, open_connection
 from oc_virt_expose.errors import ClusterError
+from oc_virt_expose.model.route import TLS_MATERIAL
 
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
@@ -317,15 +318,17 @@ class Client:
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON value with secrets replaced: credential fields and a Secret's data."""
+    """A copy of a JSON value with secrets replaced: credential fields, a Secret's data, a Route's TLS key and
+    certificates (its `spec.tls`, told by its `termination`)."""
     if isinstance(value, list):
         return [redact(item) for item in value]
     if not isinstance(value, dict):
         return value
     secret = value.get("kind") == "Secret"
+    route_tls = "termination" in value
     result: dict[str, Any] = {}
     for key, item in value.items():
-        if key in _SECRET_KEYS and isinstance(item, str):
+        if (key in _SECRET_KEYS or (route_tls and key in TLS_MATERIAL)) and isinstance(item, str):
             result[key] = "<redacted>"
         elif secret and key in ("data", "stringData") and isinstance(item, dict):
             result[key] = {name: "<redacted>" for name in item}

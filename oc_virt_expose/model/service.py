@@ -34,8 +34,9 @@ SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 SESSION_AFFINITIES = ("None", "ClientIP")
 IP_FAMILY_POLICIES = ("SingleStack", "PreferDualStack", "RequireDualStack")
 IP_FAMILIES = ("IPv4", "IPv6")
+EXTERNAL_TRAFFIC_POLICIES = ("Cluster", "Local")
 _OPTIONAL_SPEC_FIELDS = ("clusterIP", "externalIPs", "loadBalancerIP", "sessionAffinity", "ipFamilyPolicy",
-                         "ipFamilies")
+                         "ipFamilies", "externalTrafficPolicy")
 LOAD_BALANCER_PROVIDER_HINT = "on-premises clusters need a load-balancer provider such as MetalLB"
 LOAD_BALANCER_PENDING = (f"no load-balancer address yet: {LOAD_BALANCER_PROVIDER_HINT} (the Service still serves "
                          "on its cluster IP and node ports)")
@@ -57,6 +58,8 @@ class ServiceRequest(NamedTuple):
     ip_families: Sequence[str] = ()
     labels: Mapping[str, str] | None = None
     """The Service's labels; None: the exposed object's own labels are copied, as kubectl does."""
+    external_traffic_policy: str | None = None
+    """Cluster or Local (NodePort and LoadBalancer only); None: the server's default, Cluster."""
 
     @property
     def headless(self) -> bool:
@@ -133,11 +136,22 @@ def service_spec(
         ("sessionAffinity", request.session_affinity),
         ("ipFamilyPolicy", request.ip_family_policy),
         ("ipFamilies", list(request.ip_families)),
+        ("externalTrafficPolicy", request.external_traffic_policy),
     )
     for key, value in optional_fields:
         if value:
             spec[key] = value
     return spec
+
+
+def traffic_policy_warnings(request: ServiceRequest) -> list[str]:
+    """`Local` keeps the client's address by sending node-port traffic only to the node running the VM: when
+    the VM live-migrates, its pod moves to another node and connections through the old one drop."""
+    if request.external_traffic_policy != "Local":
+        return []
+    return ["--external-traffic-policy Local: only the node running the VM answers on the node port (or for the "
+            "load balancer); a live migration moves the VM to another node, and traffic through the old one is "
+            "dropped until clients (or the load balancer's health check) follow it"]
 
 
 def service_change(existing: Mapping[str, Any] | None, desired: Object, *,
@@ -176,6 +190,17 @@ def service_differences(existing: Mapping[str, Any], desired: Mapping[str, Any])
 def overwritten_service(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> Object:
     """The existing Service updated in place: our spec fields over its own (so allocated cluster IPs
     stay), its node ports kept where we ask for none, our labels, annotation and owner added."""
+    meta = overwritten_metadata(existing, desired)
+    spec = {**(existing.get("spec") or {}), **(desired.get("spec") or {})}
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        spec["ports"] = [_keep_node_port(port, (existing.get("spec") or {}).get("ports") or [])
+                         for port in spec.get("ports") or []]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+
+
+def overwritten_metadata(existing: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The existing object's metadata (its resourceVersion too, so a concurrent change is a conflict) with our
+    labels, annotations and owner reference added."""
     meta = {k: v for k, v in (existing.get("metadata") or {}).items() if k != "managedFields"}
     wanted_meta = desired.get("metadata") or {}
     meta["labels"] = {**(meta.get("labels") or {}), **(wanted_meta.get("labels") or {})}
@@ -184,11 +209,7 @@ def overwritten_service(existing: Mapping[str, Any], desired: Mapping[str, Any])
     owners += [o for o in wanted_meta.get("ownerReferences") or [] if o["uid"] not in {x.get("uid") for x in owners}]
     if owners:
         meta["ownerReferences"] = owners
-    spec = {**(existing.get("spec") or {}), **(desired.get("spec") or {})}
-    if spec.get("type") in ("NodePort", "LoadBalancer"):
-        spec["ports"] = [_keep_node_port(port, (existing.get("spec") or {}).get("ports") or [])
-                         for port in spec.get("ports") or []]
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+    return meta
 
 
 def _keep_node_port(port: Mapping[str, Any], old_ports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
