@@ -7,8 +7,7 @@ The run never formats text itself: it calls a `Printer`, whose streams are injec
   after another, as `jq` reads them; names as `service/example-service`); change lines go to stderr and
   the summary is left out (the document has the addresses).
 - Warnings: `Warning: ...` on stderr. Progress: on stderr, only when stderr is a terminal and no `-o`.
-- The DNS name printed is `<service>.<namespace>.svc`: it resolves from every pod through the cluster's
-  search path whatever the cluster domain is (which the API does not tell; often `cluster.local`).
+- The summary's lines: `ui.summary`.
 PyYAML is imported only when YAML is printed.
 """
 
@@ -18,13 +17,15 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from oc_virt_expose.model.objects import host_port, resource_name
-from oc_virt_expose.model.service import LOAD_BALANCER_PROVIDER_HINT
+from oc_virt_expose.model.objects import resource_name
+from oc_virt_expose.model.reach import Reach
 from oc_virt_expose.model.settings import DryRun, OutputFormat
+from oc_virt_expose.ui.summary import reach_lines as reach_lines  # where callers found it before ui.summary
+from oc_virt_expose.ui.summary import summary_lines
 
 SPINNER = "-\\|/"
 DRY_RUN_SUFFIX = {DryRun.NONE: "", DryRun.CLIENT: " (dry run)", DryRun.SERVER: " (server dry run)"}
@@ -49,53 +50,6 @@ def format_object(obj: Mapping[str, Any], output: OutputFormat) -> str:
 def format_progress(message: str, elapsed: float, frame: int) -> str:
     """`| waiting for a ready endpoint (12s)`: one progress frame, without line control."""
     return f"{SPINNER[frame % len(SPINNER)]} {message} ({elapsed:.0f}s)"
-
-
-def reach_lines(service: Mapping[str, Any], node_addresses: Sequence[str] = ()) -> list[str]:
-    """How to reach the Service as created (with its status): cluster, node ports, load balancer."""
-    meta = service.get("metadata") or {}
-    spec = service.get("spec") or {}
-    ports = spec.get("ports") or []
-    dns = f"{meta.get('name', '')}.{meta.get('namespace', 'default')}.svc"
-    listed = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in ports) or "any port"
-    cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    if spec.get("clusterIP") == "None":
-        lines = [f"Inside the cluster: {dns} on {listed} (headless: the name resolves to the VM's pod)"]
-    else:
-        ips = ", ".join(cluster_ips) or "cluster IP pending"
-        lines = [f"Inside the cluster: {dns} on {listed} (cluster IP {ips})"]
-    lines += _node_port_lines(spec, ports, node_addresses)
-    lines += _load_balancer_lines(service, ports)
-    for address in spec.get("externalIPs") or []:
-        lines.append("External IP: " + ", ".join(host_port(address, p["port"]) for p in ports))
-    return lines
-
-
-def _node_port_lines(
-    spec: Mapping[str, Any], ports: Sequence[Mapping[str, Any]], node_addresses: Sequence[str]
-) -> list[str]:
-    if spec.get("type") not in ("NodePort", "LoadBalancer"):
-        return []
-    lines = []
-    for port in ports:
-        node_port = port.get("nodePort")
-        if not node_port:
-            continue
-        where = f"node port {node_port}/{port.get('protocol', 'TCP')} of every node"
-        examples = ", ".join(host_port(a, node_port) for a in node_addresses[:3])
-        lines.append(f"From outside the cluster: {where}" + (f", e.g. {examples}" if examples else ""))
-    return lines
-
-
-def _load_balancer_lines(service: Mapping[str, Any], ports: Sequence[Mapping[str, Any]]) -> list[str]:
-    if (service.get("spec") or {}).get("type") != "LoadBalancer":
-        return []
-    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    addresses = [entry.get("ip") or entry.get("hostname") for entry in ingress]
-    addresses = [a for a in addresses if a]
-    if not addresses:
-        return [f"Load balancer: address pending ({LOAD_BALANCER_PROVIDER_HINT})"]
-    return ["Load balancer: " + ", ".join(host_port(a, p["port"]) for a in addresses for p in ports)]
 
 
 class Printer:
@@ -150,10 +104,10 @@ class Printer:
         self._documents += 1
         self._write(self.out, format_object(obj, output))
 
-    def summary(self, service: Mapping[str, Any], node_addresses: Sequence[str] = ()) -> None:
-        """How to reach the Service; left out with `-o`."""
+    def summary(self, service: Mapping[str, Any], reach: Reach | None = None) -> None:
+        """How to reach the Service and the way in (see `ui.summary`); left out with `-o`."""
         if self.output is None:
-            for line in reach_lines(service, node_addresses):
+            for line in summary_lines(service, reach or Reach()):
                 self._write(self.out, line + "\n")
 
     @contextmanager

@@ -28,7 +28,17 @@ from oc_virt_expose.model import ports as port_specs
 from oc_virt_expose.model.fields import label_manager
 from oc_virt_expose.model.kinds import VM, ResourceKind
 from oc_virt_expose.model.labels import label_key_problem, label_value_problem, parse_label_pairs, refuse_unstable_keys
+from oc_virt_expose.model.route import (
+    INSECURE_POLICIES,
+    ROUTE_FLAGS,
+    TLS_FILES,
+    TLS_TERMINATIONS,
+    RouteRequest,
+    pem_problem,
+    validate_route_request,
+)
 from oc_virt_expose.model.service import (
+    EXTERNAL_TRAFFIC_POLICIES,
     IP_FAMILIES,
     IP_FAMILY_POLICIES,
     LABEL_PREFIX,
@@ -82,6 +92,8 @@ class ExposeRequest(NamedTuple):
     timeout: float = 300.0
     """Seconds for verification; 0: check once, do not wait."""
     force: bool = False
+    route: RouteRequest | None = None
+    """`--route`: also a Route to the Service."""
 
     @property
     def label_manager(self) -> str:
@@ -111,6 +123,7 @@ class ExposeRequest(NamedTuple):
             wait=args.wait,
             timeout=parse_duration(args.timeout, what="--timeout"),
             force=args.force,
+            route=route_request(args),
         )
 
     def validate(self) -> None:
@@ -127,9 +140,13 @@ class ExposeRequest(NamedTuple):
             port_specs.service_ports(ports.specs, target_port=ports.target_port, protocol=ports.protocol,
                                      node_port=ports.node_port, port_name=ports.port_name)
         self._validate_flow()
+        self._validate_route()
 
     def _validate_type_rules(self) -> None:
         service = self.service
+        if service.external_traffic_policy is not None and service.type == "ClusterIP":
+            raise UsageError("--external-traffic-policy needs --type NodePort or --type LoadBalancer: it says "
+                             "which nodes take traffic from outside the cluster")
         if self.ports.node_port is not None and service.type == "ClusterIP":
             raise UsageError("--node-port needs --type NodePort or --type LoadBalancer")
         if service.load_balancer_ip is not None:
@@ -171,6 +188,20 @@ class ExposeRequest(NamedTuple):
                              f"characters: with the Service's name it names the labels' field manager, at most "
                              f"{MAX_FIELD_MANAGER} characters")
 
+    def _validate_route(self) -> None:
+        """`--route-port` against explicit `--port`s (ports the VM declares are checked once read)."""
+        if self.route is None or not self.ports.specs:
+            return
+        ports = [port.manifest() for port in port_specs.service_ports(
+            self.ports.specs, target_port=self.ports.target_port, protocol=self.ports.protocol,
+            port_name=self.ports.port_name)]
+        wanted = self.route.port
+        if wanted is not None and not any(wanted in (str(port["port"]), port.get("name")) for port in ports):
+            raise UsageError(f'--route-port "{wanted}" is none of the ports of --port')
+        if wanted is None and sum(port["protocol"] == "TCP" for port in ports) > 1:
+            raise UsageError("--route needs --route-port NUMBER|NAME with several TCP ports: which one the Route "
+                             "sends to")
+
 
 def service_request(args: argparse.Namespace, object_name: str) -> ServiceRequest:
     """The Service flags; `--name` defaults to the object's name cut to 63 characters, as kubectl's, and
@@ -189,7 +220,42 @@ def service_request(args: argparse.Namespace, object_name: str) -> ServiceReques
         ip_family_policy=ip_family_policy,
         ip_families=ip_families,
         labels=parse_label_pairs(args.labels, "--labels") if args.labels else None,
+        external_traffic_policy=choice(args.external_traffic_policy, EXTERNAL_TRAFFIC_POLICIES,
+                                       "--external-traffic-policy"),
     )
+
+
+def route_request(args: argparse.Namespace) -> RouteRequest | None:
+    """`--route` and its flags, checked as `oc create route` checks them, then the PEM files read and checked
+    (their contents are never shown); None without `--route`."""
+    paths = RouteRequest(
+        hostname=args.hostname, path=args.path, port=args.route_port,
+        tls=choice(args.tls, TLS_TERMINATIONS, "--tls"),
+        insecure_policy=choice(args.insecure_policy, INSECURE_POLICIES, "--insecure-policy"),
+        certificate=args.cert, key=args.key, ca_certificate=args.ca_cert, destination_ca_certificate=args.dest_ca_cert)
+    if not args.route:
+        given = [ROUTE_FLAGS[field] for field, value in zip(paths._fields, paths) if value is not None]
+        if given:
+            raise UsageError(f"{given[0]} needs --route: it says how the Route is made")
+        return None
+    validate_route_request(paths)
+    return paths._replace(**{tls_file.field: read_pem(path, tls_file.flag) for tls_file in TLS_FILES
+                             if (path := getattr(paths, tls_file.field)) is not None})
+
+
+def read_pem(path: str, flag: str) -> str:
+    """The PEM text of the file `flag` names; UsageError when it cannot be read or is not what `flag` takes."""
+    try:
+        with open(path, encoding="ascii") as stream:
+            text = stream.read()
+    except OSError as error:
+        raise UsageError(f'cannot read {flag} "{path}": {error.strerror or error}') from None
+    except UnicodeDecodeError:
+        text = ""  # not PEM: pem_problem says so
+    problem = pem_problem(text, flag)
+    if problem:
+        raise UsageError(f'invalid {flag} "{path}": {problem}')
+    return text
 
 
 def _validate_families(service: ServiceRequest) -> None:
@@ -243,6 +309,8 @@ class BatchRequest(NamedTuple):
             if given:
                 raise UsageError(f"{flag} applies to one object; with several, each gets its own Service "
                                  "(--name-suffix names them)")
+        if args.route:
+            raise UsageError("--route with several objects is not supported yet: expose each with --route")
         parallel = parse_count(args.parallel, "--parallel", MAX_PARALLEL)
         batch = cls(targets, ExposeRequest.from_args(args, targets.kind, "placeholder"),
                     args.name_suffix or "", parallel)

@@ -25,7 +25,7 @@ from oc_virt_expose.model.kinds import VMI, VMIRS
 from oc_virt_expose.model.labels import format_labels, vmi_id
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
 from oc_virt_expose.model.selector import SelectorPlan, choose_selector
-from oc_virt_expose.model.service import ServiceAction, build_service, service_change
+from oc_virt_expose.model.service import ServiceAction, build_service, service_change, traffic_policy_warnings
 
 
 class VMAction(str, enum.Enum):
@@ -78,7 +78,8 @@ def make_plan(options: ExposeRequest, observed: Observed) -> Plan:
     selector = choose_selector(options.resource, options.selector, observed.target, vmi, observed.pods)
     desired = build_service(options.service, options.resource, observed.target, selector.selector, service_ports)
     service_action, body = service_change(observed.service, desired, overwrite=options.overwrite)
-    plan = Plan(selector, service_ports, body, service_action, warnings=warnings + list(selector.warnings))
+    plan = Plan(selector, service_ports, body, service_action,
+                warnings=warnings + list(selector.warnings) + traffic_policy_warnings(options.service))
     _place_labels(plan, options, observed)
     targets = [network.guest_port(interface, port) for port in service_ports]
     plan.warnings += network.network_policy_warnings(

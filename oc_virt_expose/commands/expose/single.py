@@ -19,6 +19,7 @@ from typing import Any
 from oc_virt_expose.access.kubevirt import Cluster
 from oc_virt_expose.commands.expose.options import ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, make_plan
+from oc_virt_expose.commands.expose.route_step import RouteStep
 from oc_virt_expose.commands.expose.verification import Verification
 from oc_virt_expose.errors import ConflictError, ExitCode, ForbiddenError, NotServingError, VirtExposeError
 from oc_virt_expose.model.kinds import VM, VMI
@@ -43,12 +44,17 @@ class Run:
         try:
             observed = self.read()
             plan = make_plan(self.request, observed)
+            route = RouteStep.prepare(self.request, self.cluster, self.printer, plan.service, observed.target)
             for warning in plan.warnings:
                 self.printer.warning(warning)
             if self.dry_run is DryRun.CLIENT:
-                return self.preview(plan, observed)
+                code = self.preview(plan, observed)
+                route.preview()
+                return code
             service = self.apply(plan, observed)
-            return Verification(self.request, self.dry_run, self.printer, self.cluster, plan, observed).verify(service)
+            route.write(self.record)
+            return Verification(self.request, self.dry_run, self.printer, self.cluster, plan, observed,
+                                route=route).verify(service)
         except KeyboardInterrupt:
             return self.interrupted()
         except VirtExposeError as error:

@@ -3,13 +3,15 @@ deadline), a load-balancer address, or, for a stopped VM, that its next pod will
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from oc_virt_expose.access.kubevirt import Cluster
 from oc_virt_expose.access.watch import Deadline
 from oc_virt_expose.commands.expose.options import ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, static_selector_problem
+from oc_virt_expose.commands.expose.route_step import RouteStep
+from oc_virt_expose.commands.expose.way_in import WayIn
 from oc_virt_expose.errors import ExitCode, NotServingError
 from oc_virt_expose.model.endpoints import EndpointReport, EndpointWait, PodMatcher
 from oc_virt_expose.model.kinds import VM, VMIRS
@@ -24,7 +26,7 @@ class Verification:
     """Verifies what one run made and prints how to reach it."""
 
     def __init__(self, request: ExposeRequest, dry_run: DryRun, printer: Printer, cluster: Cluster, plan: Plan,
-                 observed: Observed, *, summaries: bool = True) -> None:
+                 observed: Observed, *, summaries: bool = True, route: RouteStep | None = None) -> None:
         self.request = request
         self.summaries = summaries
         self.dry_run = dry_run
@@ -32,7 +34,8 @@ class Verification:
         self.cluster = cluster
         self.plan = plan
         self.observed = observed
-        self.node_addresses = host_ips(observed.pods)
+        self.route = route
+        self.way_in = WayIn(cluster.client, printer, observed.target, observed.pods)
 
     @property
     def what(self) -> str:
@@ -46,7 +49,7 @@ class Verification:
         self.verify_endpoints(service, deadline)
         if is_load_balancer(service):
             service = self.verify_load_balancer(service, deadline)
-        self.summary(service)
+        self.summary_after_route(service, deadline)
         return ExitCode.OK
 
     def needs_no_wait(self, service: Object) -> bool:
@@ -66,9 +69,17 @@ class Verification:
             return True
         return False
 
-    def summary(self, service: Object, with_nodes: bool = True) -> None:
+    def summary(self, service: Object) -> None:
         if self.summaries:
-            self.printer.summary(service, self.node_addresses if with_nodes else ())
+            self.printer.summary(service, self.way_in.reach(service, self.route.route if self.route else None))
+
+    def summary_after_route(self, service: Object, deadline: Deadline) -> None:
+        """The Route's admission (`--route`), the summary, then NotServingError when no router admitted it."""
+        if self.route is not None:
+            self.route.verify(deadline)
+        self.summary(service)
+        if self.route is not None:
+            self.route.raise_unless_admitted(self.request.timeout)
 
     def verify_stopped(self, service: Object) -> ExitCode:
         """A stopped VM: the Service exists and its selector matches what the VM's next pod carries."""
@@ -79,7 +90,7 @@ class Verification:
                             f"verified: its selector {format_labels(self.plan.selector.selector)} matches the "
                             f"VM's template; the VM is stopped and will serve once started "
                             f"(--start, or virtctl start {self.request.name})")
-        self.summary(service, with_nodes=False)
+        self.summary_after_route(service, Deadline(self.request.timeout))
         return ExitCode.OK
 
     def verify_endpoints(self, service: Object, deadline: Deadline) -> None:
@@ -141,7 +152,3 @@ class Verification:
 def is_load_balancer(service: Mapping[str, Any]) -> bool:
     return (service.get("spec") or {}).get("type") == "LoadBalancer"
 
-
-def host_ips(pods: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The addresses of the nodes the pods run on, once each."""
-    return list(dict.fromkeys(ip for pod in pods if (ip := (pod.get("status") or {}).get("hostIP"))))
