@@ -90,6 +90,8 @@ def test_printer_without_output_format() -> None:
         "virtualmachine.kubevirt.io/example-vm labeled (dry run)",
         "Inside the cluster: example-service.example-namespace.svc on 80/TCP (cluster IP 10.96.0.12)",
         "From outside the cluster: node port 30000/TCP of every node",
+        "HTTP: http://<node address>:30000/",
+        "HTTP inside the cluster: http://example-service.example-namespace.svc/",
     ]
     assert err.getvalue() == "Warning: selector also matches pod other-vm\n"
 

@@ -124,18 +124,19 @@ def stopped_objects() -> dict[str, dict[str, Any]]:
     return {VM_PATH: vm(resource_version="5")}
 
 
-def test_seed_scenario_takes_five_requests_and_verifies_statically() -> None:
+def test_seed_scenario_takes_six_requests_and_verifies_statically() -> None:
     client = FakeClient(stopped_objects())
     code, out, _ = execute(client, *SEED)
     assert code is ExitCode.OK
     assert [r.split(" ")[0] + " " + r.split("/")[-1].split("?")[0] for r in client.requests] == [
-        "GET example-vm", "GET example-service", "LIST networkpolicies", "POST services", "PATCH example-vm"]
+        "GET example-vm", "GET example-service", "LIST networkpolicies", "POST services", "PATCH example-vm",
+        "LIST nodes"]  # the nodes: addresses for the summary's node-port lines
     assert out.splitlines()[:2] == ["service/example-service created", "virtualmachine.kubevirt.io/example-vm labeled"]
     assert client.objects[VM_PATH]["spec"]["template"]["metadata"]["labels"] == {"special": "key"}
     again = FakeClient(client.objects)
     code, out, _ = execute(again, *SEED)
     assert code is ExitCode.OK and out.splitlines()[0] == "service/example-service unchanged"
-    assert len(again.requests) == 3
+    assert [r.split(" ")[0] for r in again.requests] == ["GET", "GET", "LIST", "LIST"]  # reads and nodes, no write
 
 
 def test_client_dry_run_sends_no_write() -> None:
