@@ -121,10 +121,14 @@ class Client:
 
     def delete(self, path: str, *, dry_run: bool = False, propagation_policy: str | None = None,
                uid: str | None = None) -> dict[str, Any]:
-        """`uid`: delete only the object with this uid (DeleteOptions' precondition; else a 409)."""
+        """`uid`: delete only the object with this uid (DeleteOptions' precondition; else a 409). The server
+        reads the options from the body when there is one, ignoring the query: then all go in the body."""
         query = dict(_write_query(dry_run, None), propagationPolicy=propagation_policy)
-        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid}} if uid else None
-        return self._call("DELETE", path, query, body=options)
+        if not uid:
+            return self._call("DELETE", path, query)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": uid},
+                   "propagationPolicy": propagation_policy, "dryRun": ["All"] if dry_run else None}
+        return self._call("DELETE", path, query, body={key: value for key, value in options.items() if value})
 
     def watch(self, path: str, *, resource_version: str | None = None,
               field_selector: str | None = None, label_selector: str | None = None,
