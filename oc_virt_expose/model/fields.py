@@ -56,3 +56,20 @@ def labels_to_apply(obj: Mapping[str, Any], wanted: Mapping[str, str], missing: 
         if (manager, APPLY) not in holders and any(operation == APPLY for _, operation in holders):
             return dict(wanted)
     return {}
+
+
+def exposure_of(manager: str) -> tuple[str, str] | None:
+    """(field manager, Service name) of an exposure's manager (`label_manager`'s inverse); None for a
+    manager of another form."""
+    field_manager, colon, service_name = manager.rpartition(":")
+    return (field_manager, service_name) if colon and field_manager and service_name else None
+
+
+def applied_labels(obj: Mapping[str, Any], path: Sequence[str] = OWN_PATH) -> dict[str, set[str]]:
+    """Apply manager -> the keys of the labels at `path` it owns (what it gives back, or keeps, at delete)."""
+    applied: dict[str, set[str]] = {}
+    for key, holders in label_owners(obj, path).items():
+        for manager, operation in holders:
+            if operation == APPLY:
+                applied.setdefault(manager, set()).add(key)
+    return applied

@@ -1,0 +1,1 @@
+"""`delete`: `options` -> reads -> `plan` (pure: which Services, Routes and labels) -> `run` (writes)."""
