@@ -1,9 +1,11 @@
 """Waiting by watching, never by polling, under one deadline: the list-then-watch helper every wait uses.
 
 A watch without a resourceVersion first replays the current objects as ADDED events, then follows changes:
-a list and a watch from its resourceVersion in one request. A watch the server ends early is resumed from
-the last resourceVersion seen (bookmarks included); after 410 Expired (as the answer, or as an ERROR event
-inside the stream) it starts again from the current state. `Deadline.check_once` (`--timeout 0`) lists once.
+a list and a watch from its resourceVersion in one request. A watch the server ends early, or whose
+connection drops, is resumed from the last resourceVersion seen (bookmarks included); after 410 Expired
+(as the answer, or as an ERROR event inside the stream) it starts again from the current state; an answer
+that asks to try again (429, 5xx) is retried after a pause. `RESUMES_WITHOUT_PROGRESS` resumptions in a row
+with no event between them end the wait with the last error. `Deadline.check_once` (`--timeout 0`) lists once.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from oc_virt_expose.access.client import Client
-from oc_virt_expose.errors import ClusterError
+from oc_virt_expose.errors import ClusterError, ConnectionFailure
 from oc_virt_expose.model.objects import Object
 
 Found = TypeVar("Found")
 GONE = 410
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+RESUMES_WITHOUT_PROGRESS = 3
+RETRY_PAUSE = 1.0  # seconds before watching again after a retryable answer
 
 
 class Deadline:
@@ -59,23 +64,34 @@ def watch_state(client: Client, path: str, deadline: Deadline, state: dict[str, 
     """Keep `state` (name -> object) current from watch events; yields after each change, until the
     deadline."""
     resource_version: str | None = None
+    failures = 0
     while deadline.remaining() > 0:
         seconds = max(1, math.ceil(deadline.remaining()))
         events = client.watch(path, resource_version=resource_version, label_selector=label_selector,
                               field_selector=field_selector, timeout_seconds=seconds, allow_bookmarks=True)
         try:
             for event in events:
+                failures = 0
                 resource_version = apply_event(state, event) or resource_version
                 yield
                 if deadline.remaining() <= 0:
                     return
-        except ClusterError as error:
-            if error.status != GONE:
+        except (ClusterError, ConnectionFailure) as error:
+            failures += 1
+            if failures > RESUMES_WITHOUT_PROGRESS or not _resumable(error):
                 raise
-            resource_version = None  # too old: start again from the current state
-            state.clear()
+            if getattr(error, "status", 0) == GONE:
+                resource_version = None  # too old: start again from the current state
+                state.clear()
+            elif isinstance(error, ClusterError):
+                time.sleep(min(RETRY_PAUSE * failures, deadline.remaining()))
         finally:
             events.close()
+
+
+def _resumable(error: ClusterError | ConnectionFailure) -> bool:
+    """A dropped connection, an expired resourceVersion, or an answer that asks to try again."""
+    return isinstance(error, ConnectionFailure) or error.status == GONE or error.status in RETRYABLE
 
 
 def apply_event(state: dict[str, Object], event: Mapping[str, Any]) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from oc_virt_expose.access.watch import Deadline, apply_event, wait_for
-from oc_virt_expose.errors import ClusterError
+from oc_virt_expose.errors import ClusterError, ConnectionFailure
 
 PATH = "/api/v1/namespaces/ns/services"
 Event = dict[str, Any]
@@ -151,3 +151,35 @@ def test_apply_event() -> None:
     assert apply_event(state, event("DELETED", service("web", "9"))) == "9"
     assert state == {}
 
+
+
+def test_a_dropped_connection_resumes_from_the_last_version_seen() -> None:
+    dropped = ConnectionFailure("connection reset by peer")
+    client = FakeClient([event("ADDED", service("web", "5")), dropped],
+                        [event("MODIFIED", service("web", "7", ingress="198.51.100.1"))])
+    assert wait(client, 60) == "198.51.100.1"
+    assert [query.get("resource_version") for query in watches(client)] == [None, "5"]
+
+
+def test_an_answer_that_asks_to_try_again_is_retried_then_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+    monkeypatch.setattr("oc_virt_expose.access.watch.time.sleep", pauses.append)
+    busy = ClusterError("Error from server (ServiceUnavailable)", status=503)
+    client = FakeClient([busy], [event("ADDED", service("web", "3", ingress="198.51.100.2"))])
+    assert wait(client, 60) == "198.51.100.2"
+    assert pauses == [1.0]
+
+
+def test_resumptions_without_progress_end_with_the_last_error() -> None:
+    dropped = ConnectionFailure("connection refused")
+    client = FakeClient([dropped], [dropped], [dropped], [dropped])
+    with pytest.raises(ConnectionFailure, match="refused"):
+        wait(client, 60)
+    assert len(watches(client)) == 4
+
+
+def test_a_refusal_that_is_not_transient_is_raised_at_once() -> None:
+    client = FakeClient([ClusterError("Error from server (Forbidden)", status=403)])
+    with pytest.raises(ClusterError, match="Forbidden"):
+        wait(client, 60)
+    assert len(watches(client)) == 1
