@@ -104,8 +104,8 @@ def test_delete_takes_down_what_it_made_on_a_running_vm_and_leaves_the_users_lab
         expected += [f"{changed} unlabeled", f"  {where}: -special=key",
                      f"  {where}: kept team=blue (service/by-hand selects on it)"]
     assert deleted.stdout.splitlines() == expected
-    assert deleted.stderr == ("Warning: service/by-hand selects VirtualMachine web but virt-expose did not make "
-                              "it for it: left in place (--name by-hand deletes it)\n")
+    assert deleted.stderr == ("Warning: service/by-hand selects VirtualMachine web but was not made for it by "
+                              "virt-expose: left in place (delete it with --name by-hand)\n")
     assert audited(requests_made) == [
         "get virtualmachines", "list services", "list routes", "get virtualmachineinstances", "list pods",
         "delete routes", "delete services", "patch virtualmachines", "patch virtualmachineinstances", "patch pods"]
@@ -191,3 +191,21 @@ def test_name_of_a_missing_service_is_not_found_and_changes_nothing(
     assert result.code == 1, result
     assert result.stderr == 'error: Error from server (NotFound): services "nothing-here" not found\n'
     assert result.verbs() == ["GET virtualmachines", "LIST services"]
+
+
+def test_a_vmi_gives_back_the_labels_exposing_it_added_to_it_and_its_pod(
+        sandbox: RunningSandbox, namespace: str, virt_expose) -> None:
+    create_vm(sandbox, namespace, vm_manifest("solo"))
+    pod = launcher_pod(sandbox, namespace, "solo")["metadata"]["name"]
+    exposed = virt_expose("vmi", "solo", "-n", namespace, "--port", "80", "--selector", "tier=x")
+    assert exposed.code == 0, exposed
+    deleted = virt_expose("delete", "vmi", "solo", "-n", namespace)
+    assert deleted.code == 0, deleted
+    assert deleted.stdout.splitlines() == [
+        'service "solo" deleted', "virtualmachineinstance.kubevirt.io/solo unlabeled", "  metadata.labels: -tier=x",
+        f"pod/{pod} unlabeled", "  metadata.labels: -tier=x"]
+    assert deleted.verbs() == ["GET virtualmachineinstances", "LIST services", "LIST routes", "LIST pods",
+                               "DELETE services", "PATCH virtualmachineinstances", "PATCH pods"]
+    after = live_objects(sandbox, namespace, "solo")
+    assert all("tier" not in labels for labels in labels_of(after).values())
+    assert exposure_managers(after) == set()

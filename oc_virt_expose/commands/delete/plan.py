@@ -127,8 +127,8 @@ def no_service_note(request: DeleteRequest) -> str:
 
 def left_note(service: Mapping[str, Any], request: DeleteRequest) -> str:
     name = name_of(service)
-    return (f"service/{name} selects {request.resource.kind} {request.name} but virt-expose did not make it "
-            f"for it: left in place (--name {name} deletes it)")
+    return (f"service/{name} selects {request.resource.kind} {request.name} but was not made for it by "
+            f"virt-expose: left in place (delete it with --name {name})")
 
 
 def field_managers(obj: Mapping[str, Any], path: Sequence[str], made: Sequence[Mapping[str, Any]]) -> set[str]:

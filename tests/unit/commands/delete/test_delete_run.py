@@ -127,8 +127,8 @@ def test_stopped_vm_five_requests_route_first_then_service_then_template_label()
         'service "example-vm" deleted',
         "virtualmachine.kubevirt.io/example-vm unlabeled",
         "  spec.template.metadata.labels: -kubevirt.io/domain=example-vm"]
-    assert err == ("Warning: service/by-hand selects VirtualMachine example-vm but virt-expose did not make it "
-                   "for it: left in place (--name by-hand deletes it)\n")
+    assert err == ("Warning: service/by-hand selects VirtualMachine example-vm but was not made for it by "
+                   "virt-expose: left in place (delete it with --name by-hand)\n")
     assert f"{SERVICES}/by-hand" in client.objects
 
 
