@@ -25,7 +25,7 @@ from oc_virt_expose.errors import ConflictError, ExitCode, ForbiddenError, NotSe
 from oc_virt_expose.model.kinds import VM, VMI
 from oc_virt_expose.model.labels import format_labels
 from oc_virt_expose.model.objects import Object, name_of, printable, resource_name
-from oc_virt_expose.model.service import ServiceAction
+from oc_virt_expose.model.service import ServiceAction, service_change
 from oc_virt_expose.model.settings import DryRun
 from oc_virt_expose.ui.printer import Printer
 
@@ -111,22 +111,29 @@ class Run:
                 f"VM with them, or get permission to patch virtualmachineinstances and pods and re-run it")
 
     def write_service(self, plan: Plan) -> Object:
-        name = self.request.service.name
-        if plan.service_action is ServiceAction.UNCHANGED:
-            self.printer.change("service", name, ServiceAction.UNCHANGED.value)
-            return plan.service
-        service = self.send_service(plan)
-        self.record(service, plan.service_action.value, plan.service_action.value)
+        action, service = self.send_service(plan.service_action, plan.service)
+        if action is ServiceAction.UNCHANGED:
+            self.printer.change("service", self.request.service.name, action.value)
+        else:
+            self.record(service, action.value, action.value)
         return service
 
-    def send_service(self, plan: Plan) -> Object:
+    def send_service(self, action: ServiceAction, service: Object) -> tuple[ServiceAction, Object]:
+        """Create or update the Service; one made meanwhile by someone else (another run) is compared as
+        if it had been read: identical, it is `unchanged`."""
         try:
-            if plan.service_action is ServiceAction.CREATE:
-                return self.cluster.create_service(plan.service)
-            return self.cluster.replace_service(plan.service)
+            if action is ServiceAction.CREATE:
+                return action, self.cluster.create_service(service)
+            if action is ServiceAction.UPDATE:
+                return action, self.cluster.replace_service(service)
+            return action, service
         except ConflictError as error:
-            name = self.request.service.name
-            raise VirtExposeError(f"{error} (service/{name} was changed by someone else meanwhile)") from None
+            existing = self.cluster.read_service(self.request.service.name) if error.reason == "AlreadyExists" \
+                else None
+            if existing is None or action is not ServiceAction.CREATE:
+                raise VirtExposeError(f"{error} (service/{self.request.service.name} was changed by someone "
+                                      "else meanwhile)") from None
+        return self.send_service(*service_change(existing, service, overwrite=self.request.overwrite))
 
     def record(self, obj: Mapping[str, Any], verb: str, what: str) -> None:
         """Print the change line; remember it (unless a dry run) for the messages of a later failure."""
