@@ -109,10 +109,14 @@ def choose_services(request: DeleteRequest, target: Mapping[str, Any], services:
     return Choice(mine, left)
 
 
-def added_labels(services: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether exposing any of these Services may have added labels: one selects on a key KubeVirt does
-    not write on every launcher pod (a `vmi.kubevirt.io/id` selector needed none)."""
-    return any(set((service.get("spec") or {}).get("selector") or {}) - set(LAUNCHER_KEYS) for service in services)
+def labels_may_go(request: DeleteRequest, deleted: Sequence[Mapping[str, Any]],
+                  remaining: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a deleted Service virt-expose made for the object selects on a label its exposure may have
+    added live (not one KubeVirt writes on every launcher pod, such as `vmi.kubevirt.io/id`) that no
+    remaining Service selects on: only then are the running VMI and its pods read."""
+    return any(key not in LAUNCHER_KEYS and not _selecting(remaining, key, value)
+               for service in deleted if made_for(service, request.resource, request.name)
+               for key, value in ((service.get("spec") or {}).get("selector") or {}).items())
 
 
 def routes_to(routes: Sequence[Object], services: Sequence[Object]) -> list[Object]:
@@ -179,14 +183,15 @@ def _given_up(applies: Mapping[str, Mapping[str, str]], key: str) -> set[tuple[s
 def unlabelings(kind: ResourceKind, target: Object, remaining: Sequence[Mapping[str, Any]],
                 made: Sequence[Mapping[str, Any]], vmi: Object | None = None,
                 pods: Sequence[Object] = ()) -> list[Unlabeling]:
-    """The label changes of a VM's template, the running VMI (the target itself for a VMI) and its pods,
-    in that order (the order expose labels them)."""
+    """The label changes of the running pods, the VMI (the target itself for a VMI) and a VM's template, in
+    that order: the reverse of expose's, so a run that stops midway leaves the template's share, from which
+    a re-run finds the rest."""
     if kind is VMIRS:
         return []  # expose never labels a replica set
     vmi = target if kind is VMI else vmi
-    objects: list[tuple[ResourceKind | None, Object]] = [(VM, target)] if kind is VM else []
+    objects: list[tuple[ResourceKind | None, Object]] = [(None, pod) for pod in pods]
     objects += [(VMI, vmi)] if vmi is not None else []
-    objects += [(None, pod) for pod in pods]
+    objects += [(VM, target)] if kind is VM else []
     names = set().union(*(field_managers(obj, _path(obj_kind), made) for obj_kind, obj in objects))
     changes = [unlabeling(obj_kind, obj, remaining, names) for obj_kind, obj in objects]
     return [change for change in changes if change is not None]

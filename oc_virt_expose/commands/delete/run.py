@@ -2,13 +2,16 @@
 
 Reads, batched: the object; the namespace's Services (one LIST); its Routes (one LIST, only when there is
 a Service to delete; a cluster without the Route API has none); the running VMI and its launcher pods
-only when labels may have to be given back (a VM that may run, `--keep-label` not given, and labels on
-the template to give back, or a Service to delete that selects on a label KubeVirt does not put on every
-launcher pod). A re-run that finds nothing costs two requests.
+only when labels may have to be given back (`--keep-label` not given, a VM that may run, and labels on
+the template to give back, or a Service virt-expose made to delete that selects on a label KubeVirt does
+not put on every launcher pod and no remaining Service selects on: `plan.labels_may_go`). Labels that
+only the VMI or pods carry, for an exposure whose Service is gone already, are given back when the
+Services of the VM are deleted, not by a re-run that finds none. A re-run that finds nothing costs two
+requests.
 
 Writes, in this order: each Route to a deleted Service (so none is left pointing at nothing), each
 Service (with its uid as a precondition), then one server-side apply per exposure per labelled object
-(template, VMI, pods). Each change is printed as it is made; an error after a write says what was done and
+(pods, VMI, template: `plan.unlabelings`). Each change is printed as it is made; an error after a write says what was done and
 that re-running the same command finishes the job (it finds the remaining Services, and the labels of the
 exposures whose Service is gone). `--dry-run=client` reads and prints, and sends no write;
 `--dry-run=server` sends every write with dryRun=All.
@@ -27,8 +30,8 @@ from oc_virt_expose.commands.delete.options import DeleteRequest
 from oc_virt_expose.commands.delete.plan import (
     Choice,
     Unlabeling,
-    added_labels,
     choose_services,
+    labels_may_go,
     left_note,
     no_service_note,
     routes_to,
@@ -97,7 +100,7 @@ class Deletion:
         kind = self.request.resource
         made = [*choice.delete, *remaining]
         changes = unlabelings(kind, target, remaining, made)
-        if kind not in (VM, VMI) or not (changes or added_labels(choice.delete)):
+        if kind not in (VM, VMI) or not (changes or labels_may_go(self.request, choice.delete, remaining)):
             return changes
         vmi = self.cluster.read_running_vmi(target) if kind is VM else target
         pods = self.cluster.list_launcher_pods(vmi) if vmi is not None else []

@@ -156,7 +156,7 @@ def test_a_custom_field_manager_is_recognised_from_a_service_made_for_the_vm() -
     assert unlabelings(VM, target, [], []) == []  # with no Service of it left, "ci" is not known as ours
 
 
-def test_the_running_vmi_and_pods_give_back_in_the_order_expose_labeled_them() -> None:
+def test_the_pods_and_the_vmi_give_back_before_the_template() -> None:
     live = {"metadata": {"managedFields": [managed("virt-expose:example-vm", "Apply", ["kubevirt.io/domain"])]}}
     target = labeled_vm(DOMAIN, on_template("virt-expose:example-vm", "kubevirt.io/domain"))
     instance = vmi(labels=DOMAIN)
@@ -166,8 +166,8 @@ def test_the_running_vmi_and_pods_give_back_in_the_order_expose_labeled_them() -
     unrelated_pod = pod("virt-launcher-example-vm-y", {"kubevirt.io": "virt-launcher", **DOMAIN})
     changes = unlabelings(VM, target, [], [], instance, [launcher, unrelated_pod])
     assert [(c.kind, c.obj["metadata"]["name"], c.where) for c in changes] == [
-        (VM, "example-vm", "spec.template.metadata.labels"), (VMI, "example-vm", "metadata.labels"),
-        (None, "virt-launcher-example-vm-x", "metadata.labels")]
+        (None, "virt-launcher-example-vm-x", "metadata.labels"), (VMI, "example-vm", "metadata.labels"),
+        (VM, "example-vm", "spec.template.metadata.labels")]
     assert all(c.removed == DOMAIN for c in changes)
 
 

@@ -196,8 +196,8 @@ def test_running_vm_reads_its_vmi_and_pods_and_gives_their_labels_back() -> None
     assert code is ExitCode.OK
     assert short(client.requests) == [
         "GET virtualmachines/example-vm", "LIST services", "LIST routes", "GET virtualmachineinstances/example-vm",
-        "LIST pods", "DELETE services/example-vm", "PATCH virtualmachines/example-vm",
-        "PATCH virtualmachineinstances/example-vm", "PATCH pods/virt-launcher-example-vm-x"]
+        "LIST pods", "DELETE services/example-vm", "PATCH pods/virt-launcher-example-vm-x",
+        "PATCH virtualmachineinstances/example-vm", "PATCH virtualmachines/example-vm"]
     assert "pod/virt-launcher-example-vm-x unlabeled" in out.splitlines()
 
 
@@ -221,3 +221,15 @@ def test_a_running_vm_selected_by_kubevirts_id_label_needs_no_live_read() -> Non
     assert code is ExitCode.OK
     assert short(client.requests) == ["GET virtualmachines/example-vm", "LIST services", "LIST routes",
                                       "DELETE services/example-vm"]
+
+
+def test_a_label_a_remaining_service_still_selects_on_needs_no_live_read() -> None:
+    special = {"special": "key"}
+    target = labeled_vm(special, on_template("virt-expose:web", "special"), on_template("virt-expose:ssh", "special"))
+    target["spec"]["runStrategy"] = "Always"
+    client = FakeClient({f"{VMS}/example-vm": target, f"{SERVICES}/web": exposure("web", special),
+                         f"{SERVICES}/ssh": exposure("ssh", special)})
+    code, out, _ = execute(client, DeleteRequest(VM, "example-vm", "ssh"))
+    assert code is ExitCode.OK and out == 'service "ssh" deleted\n'
+    assert short(client.requests) == ["GET virtualmachines/example-vm", "LIST services", "LIST routes",
+                                      "DELETE services/ssh"]
