@@ -94,7 +94,7 @@ def add_list_parser(verbs: argparse._SubParsersAction[Parser], prog: str) -> arg
     group.add_argument("-l", "--selector", action="append", metavar="K=V[,K=V]",
                        help="only objects with these labels")
     add_output_flags(parser.add_argument_group("output"), "wide|yaml|json|name",
-                     "wide: add selectors and addresses; yaml, json: a List; name: TYPE/NAME lines")
+                     "wide: add selectors and addresses; yaml, json: a List; name: service/NAME of each Service")
     add_connection_flags(parser.add_argument_group("connection (as kubectl)"))
     return parser
 
