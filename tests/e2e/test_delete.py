@@ -160,6 +160,8 @@ def test_two_exposures_sharing_the_default_label_give_it_back_only_together(
     assert second.code == 0, second
     assert second.stdout.splitlines() == ['service "pair" deleted', "virtualmachine.kubevirt.io/pair unlabeled",
                                           "  spec.template.metadata.labels: -kubevirt.io/domain=pair"]
+    assert second.verbs() == ["GET virtualmachines", "LIST services", "LIST routes", "DELETE services",
+                              "PATCH virtualmachines", "PATCH virtualmachines"]  # one apply per exposure
     vm = sandbox.get("vm", "pair", "--show-managed-fields", namespace=namespace)
     assert "kubevirt.io/domain" not in (vm["spec"]["template"]["metadata"].get("labels") or {})
     assert exposure_managers({"vm": vm}) == set()
