@@ -20,6 +20,7 @@ from typing import Any
 
 from oc_virt_expose.access.apierrors import is_missing_api
 from oc_virt_expose.access.client import Client, resource_path
+from oc_virt_expose.access.listing import list_objects
 from oc_virt_expose.access.watch import Deadline, wait_for
 from oc_virt_expose.errors import (
     ClusterError,
@@ -85,17 +86,14 @@ class Cluster:
         items = [dict(pod, apiVersion="v1", kind="Pod") for pod in listing.get("items") or []]
         return [pod for pod in items if not is_finishing(pod)]
 
-    def list_items(self, api_version: str, kind: str, plural: str, *, label_selector: str | None = None) -> list[
-            Object]:
-        """Every object of a kind in the namespace (with `apiVersion` and `kind`, which list items lack)."""
-        listing = self.client.list(resource_path(api_version, plural, namespace=self.namespace),
-                                   label_selector=label_selector)
-        return [dict(item, apiVersion=api_version, kind=kind) for item in listing.get("items") or []]
+    def list_items(self, api_version: str, plural: str, *, label_selector: str | None = None) -> list[Object]:
+        """Every object of a resource in the namespace (see `access.listing`)."""
+        return list_objects(self.client, api_version, plural, self.namespace, label_selector)
 
     def list_targets(self, kind: ResourceKind, label_selector: str | None = None) -> list[Object]:
         """Every VM (VMI, VMIRS) in the namespace with those labels; a missing API says so."""
         try:
-            return self.list_items(kind.api_version, kind.kind, kind.plural, label_selector=label_selector)
+            return self.list_items(kind.api_version, kind.plural, label_selector=label_selector)
         except NotFoundError as error:
             if is_missing_api(error):
                 raise VirtExposeError(no_kubevirt(kind)) from None

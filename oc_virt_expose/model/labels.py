@@ -25,6 +25,8 @@ UNSTABLE_KEYS = {
 }
 """Keys no Service may select on: their values change, or KubeVirt's webhook reserves them."""
 
+LAUNCHER_SELECTOR = "kubevirt.io=virt-launcher"
+"""Selects every launcher pod (KubeVirt writes `kubevirt.io: virt-launcher` on each)."""
 LAUNCHER_KEYS = ("kubevirt.io", "vm.kubevirt.io/name", VMI_ID_LABEL)
 """Keys KubeVirt writes on every launcher pod it creates, over any template value: never added by us."""
 

@@ -27,14 +27,13 @@ from oc_virt_expose.commands.expose.options import BatchRequest, ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, make_plan
 from oc_virt_expose.commands.expose.single import Run
 from oc_virt_expose.commands.expose.verification import Verification, is_load_balancer
-from oc_virt_expose.errors import ExitCode, NotFoundError, NotServingError, VirtExposeError
+from oc_virt_expose.errors import STOPS, ExitCode, NotFoundError, NotServingError, VirtExposeError, stop_code
 from oc_virt_expose.model.kinds import VM, VMI
-from oc_virt_expose.model.labels import CREATED_BY_LABEL
+from oc_virt_expose.model.labels import CREATED_BY_LABEL, LAUNCHER_SELECTOR
 from oc_virt_expose.model.objects import Object, is_finishing, may_run, name_of, own_labels, uid_of
 from oc_virt_expose.model.settings import DryRun
 from oc_virt_expose.ui.printer import Printer
 
-LAUNCHER_SELECTOR = "kubevirt.io=virt-launcher"
 SEVERITY = (ExitCode.OK, ExitCode.NOT_SERVING, ExitCode.ERROR)
 """Exit codes from the best to the worst: the batch exits with the worst of its objects'."""
 
@@ -102,8 +101,8 @@ class Batch:
             else:
                 self.apply(outcomes)
                 self.verify(outcomes)
-        except KeyboardInterrupt:
-            return self.interrupted(outcomes)
+        except STOPS as stop:
+            return self.interrupted(outcomes, stop_code(stop))
         return self.report(outcomes)
 
     # -- reads and plans -------------------------------------------------------------------------------
@@ -118,7 +117,7 @@ class Batch:
         outcomes = [Outcome(name, self.batch.request_for(name)) for name in names]
         chosen = [by_name[name] for name in names if name in by_name]
         vmis, pods = self.read_running(chosen)
-        services = {name_of(svc): svc for svc in self.cluster.list_items("v1", "Service", "services")}
+        services = {name_of(svc): svc for svc in self.cluster.list_items("v1", "services")}
         policies = self.cluster.list_network_policies()
         for outcome in outcomes:
             target = by_name.get(outcome.name)
@@ -138,10 +137,10 @@ class Batch:
             return {}, {}
         vmis: dict[str, Object] = {}
         if self.kind is VM:
-            listed = self.cluster.list_items(VMI.api_version, VMI.kind, VMI.plural)
+            listed = self.cluster.list_items(VMI.api_version, VMI.plural)
             vmis = {name_of(vmi): vmi for vmi in listed if not is_finishing(vmi)}
         pods: dict[str, list[Object]] = {}
-        for pod in self.cluster.list_items("v1", "Pod", "pods", label_selector=LAUNCHER_SELECTOR):
+        for pod in self.cluster.list_items("v1", "pods", label_selector=LAUNCHER_SELECTOR):
             if not is_finishing(pod):
                 pods.setdefault(own_labels(pod).get(CREATED_BY_LABEL, ""), []).append(pod)
         return vmis, pods
@@ -175,7 +174,7 @@ class Batch:
             try:
                 for future in [pool.submit(self.apply_in_worker, outcome, worker_cluster) for outcome in going]:
                     future.result()
-            except KeyboardInterrupt:
+            except STOPS:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
 
@@ -232,13 +231,13 @@ class Batch:
         self.printer.info(line)
         return worst(o.error.exit_code if o.error is not None else ExitCode.OK for o in outcomes)
 
-    def interrupted(self, outcomes: Sequence[Outcome]) -> ExitCode:
+    def interrupted(self, outcomes: Sequence[Outcome], code: ExitCode) -> ExitCode:
         done = [line for o in outcomes if o.run is not None for line in o.run.done]
         message = ("done so far: " + "; ".join(done) + "; re-running the same command finishes the job" if done
                    else "nothing was changed")
         self.printer.err.write(f"interrupted: {message}\n")
         self.printer.err.flush()
-        return ExitCode.INTERRUPTED
+        return code
 
     @staticmethod
     def going(outcomes: Sequence[Outcome]) -> Iterator[Outcome]:

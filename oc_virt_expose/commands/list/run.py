@@ -19,13 +19,13 @@ from oc_virt_expose.errors import ExitCode, ForbiddenError, NotFoundError, VirtE
 from oc_virt_expose.model.endpoints import SERVICE_NAME_LABEL
 from oc_virt_expose.model.exposure import Exposure, Inventory, exposure_list, find_exposures, named
 from oc_virt_expose.model.kinds import VMI, VMIRS, ResourceKind
+from oc_virt_expose.model.labels import LAUNCHER_SELECTOR
 from oc_virt_expose.model.objects import Object, name_of
 from oc_virt_expose.model.route import ROUTE_API
 from oc_virt_expose.model.settings import CommonOptions, OutputFormat
 from oc_virt_expose.ui.printer import Printer
 from oc_virt_expose.ui.table import exposure_table
 
-LAUNCHER_PODS = "kubevirt.io=virt-launcher"
 """The label KubeVirt puts on every launcher pod."""
 
 
@@ -49,7 +49,7 @@ def read_inventory(client: Client, kind: ResourceKind, namespace: str | None, ta
     if not targets:
         return Inventory(targets, (), (), ())
     vmis = list_objects(client, VMI.api_version, VMI.plural, namespace) if kind is VMIRS else []
-    pods = list_objects(client, "v1", "pods", namespace, LAUNCHER_PODS)
+    pods = list_objects(client, "v1", "pods", namespace, LAUNCHER_SELECTOR)
     services = list_objects(client, "v1", "services", namespace)
     slices = list_objects(client, "discovery.k8s.io/v1", "endpointslices", namespace, SERVICE_NAME_LABEL)
     try:
