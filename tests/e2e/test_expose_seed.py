@@ -20,8 +20,8 @@ pytestmark = pytest.mark.sandbox
 
 SEED_COMMAND = ("vm", "example-vm", "--name", "example-service", "--selector", "special=key",
                 "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", "30000")
-SEED_REQUESTS = ["GET virtualmachines", "GET services", "LIST networkpolicies", "PATCH virtualmachines",
-                 "POST services"]
+SEED_REQUESTS = ["GET virtualmachines", "GET services", "LIST networkpolicies", "POST services",
+                 "PATCH virtualmachines", "LIST nodes"]
 
 
 def test_seed_scenario_end_to_end_and_its_re_run_changes_nothing(
@@ -29,15 +29,15 @@ def test_seed_scenario_end_to_end_and_its_re_run_changes_nothing(
     first = virt_expose(*SEED_COMMAND, "-n", seed_namespace)
     assert first.code == 0, first
     served = requests_made.requests(user_agent="virt-expose/")  # as the API server's audit log counts them
-    assert [request.verb for request in served] == ["get", "get", "list", "patch", "create"]
+    assert [request.verb for request in served] == ["get", "get", "list", "create", "patch", "list"]
     assert first.stdout.splitlines()[:3] == [
-        "virtualmachine.kubevirt.io/example-vm labeled",
         "service/example-service created",
+        "virtualmachine.kubevirt.io/example-vm labeled",
         "service/example-service verified: its selector special=key matches the VM's template; the VM is "
         "stopped and will serve once started (--start, or virtctl start example-vm)",
     ]
     assert "node port 30000/TCP" in first.stdout
-    assert first.verbs() == SEED_REQUESTS  # at most 5 requests, static verification of a stopped VM
+    assert first.verbs() == SEED_REQUESTS  # a stopped VM is verified statically; the nodes give the summary addresses
 
     service = sandbox.get("service", "example-service", namespace=seed_namespace)
     spec = service["spec"]
@@ -57,8 +57,8 @@ def test_seed_scenario_end_to_end_and_its_re_run_changes_nothing(
     again = virt_expose(*SEED_COMMAND, "-n", seed_namespace)
     assert again.code == 0, again
     assert again.stdout.splitlines()[0] == "service/example-service unchanged"
-    assert again.verbs() == ["GET virtualmachines", "GET services", "LIST networkpolicies"]
-    assert len(requests_made.requests(user_agent="virt-expose/")) == 3
+    assert again.verbs() == ["GET virtualmachines", "GET services", "LIST networkpolicies", "LIST nodes"]
+    assert len(requests_made.requests(user_agent="virt-expose/")) == 4
     after = sandbox.get("service", "example-service", namespace=seed_namespace)
     assert after["metadata"]["resourceVersion"] == service["metadata"]["resourceVersion"]
     assert sandbox.get("vm", "example-vm", namespace=seed_namespace)["metadata"]["resourceVersion"] == \

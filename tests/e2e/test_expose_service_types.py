@@ -27,7 +27,7 @@ def test_load_balancer_gets_its_address_from_the_provider(sandbox: RunningSandbo
     assert result.code == 0, result
     ingress = sandbox.get("service", "lb", namespace=namespace)["status"]["loadBalancer"]["ingress"][0]["ip"]
     assert f"Load balancer: {ingress}:80" in result.stdout
-    assert result.verbs()[-2:] == ["WATCH endpointslices", "WATCH services"]
+    assert result.verbs()[-3:] == ["WATCH endpointslices", "WATCH services", "LIST nodes"]
     assert any("fieldSelector=metadata.name%3Dlb" in r for r in result.requests)
 
 
