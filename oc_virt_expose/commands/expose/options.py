@@ -246,12 +246,12 @@ def route_request(args: argparse.Namespace) -> RouteRequest | None:
 def read_pem(path: str, flag: str) -> str:
     """The PEM text of the file `flag` names; UsageError when it cannot be read or is not what `flag` takes."""
     try:
-        with open(path, encoding="ascii") as stream:
-            text = stream.read()
+        with open(path, "rb") as stream:
+            text = stream.read().decode("ascii", "replace")  # PEM is ASCII; anything else fails the check
     except OSError as error:
         raise UsageError(f'cannot read {flag} "{path}": {error.strerror or error}') from None
-    except UnicodeDecodeError:
-        text = ""  # not PEM: pem_problem says so
+    except ValueError:  # a NUL or an unencodable character in the name
+        raise UsageError(f'cannot read {flag} "{path}": not a file name') from None
     problem = pem_problem(text, flag)
     if problem:
         raise UsageError(f'invalid {flag} "{path}": {problem}')

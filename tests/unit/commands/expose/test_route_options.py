@@ -65,6 +65,12 @@ def test_files_are_checked_and_never_shown(files: dict[str, Path], tmp_path: Pat
         valid_request(*edge, "--cert", str(files["key"]), "--key", str(files["key"]))
     with pytest.raises(UsageError, match=f'cannot read --ca-cert "{tmp_path / "none"}": No such file or directory'):
         valid_request(*edge, "--ca-cert", str(tmp_path / "none"))
+    with pytest.raises(UsageError, match='cannot read --ca-cert "a\x00b": not a file name'):
+        valid_request(*edge, "--ca-cert", "a\x00b")
+    binary = tmp_path / "binary.pem"
+    binary.write_bytes(b"\xff\xfe-----BEGIN CERTIFICATE-----\n\xff\n-----END CERTIFICATE-----\n")
+    with pytest.raises(UsageError, match="a damaged PEM certificate"):
+        valid_request(*edge, "--ca-cert", str(binary))
 
 
 def test_external_traffic_policy_is_set_on_the_service() -> None:
