@@ -11,10 +11,10 @@ requests.
 
 Writes, in this order: each Route to a deleted Service (so none is left pointing at nothing), each
 Service (with its uid as a precondition), then one server-side apply per exposure per labelled object
-(pods, VMI, template: `plan.unlabelings`). Each change is printed as it is made; an error after a write says what was done and
-that re-running the same command finishes the job (it finds the remaining Services, and the labels of the
-exposures whose Service is gone). `--dry-run=client` reads and prints, and sends no write;
-`--dry-run=server` sends every write with dryRun=All.
+(pods, VMI, template: `plan.unlabelings`). Each change is printed as it is made; an error after a write
+says what was done and that re-running the same command finishes the job (it finds the remaining
+Services, and the labels of the exposures whose Service is gone). `--dry-run=client` reads and prints,
+and sends no write; `--dry-run=server` sends every write with dryRun=All.
 """
 
 from __future__ import annotations
