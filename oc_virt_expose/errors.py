@@ -22,7 +22,8 @@ class ExitCode(enum.IntEnum):
     ERROR = 1
     USAGE = 2
     NOT_SERVING = 3  # done, but the Service has no ready endpoint yet (timeout, or a restart not allowed)
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), as shells report 128 + 2
+    TERMINATED = 143  # SIGTERM, 128 + 15
 
 
 class VirtExposeError(Exception):
@@ -74,3 +75,15 @@ class NotServingError(VirtExposeError):
     """The change is made but the Service does not serve yet; the message says what is left to do."""
 
     exit_code = ExitCode.NOT_SERVING
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised by `cli.main`'s handler: a run stops as at Ctrl-C, saying what was done."""
+
+
+STOPS = (KeyboardInterrupt, Terminated)
+"""What stops a run from outside; catch these together, and exit with `stop_code`."""
+
+
+def stop_code(stop: BaseException) -> ExitCode:
+    return ExitCode.TERMINATED if isinstance(stop, Terminated) else ExitCode.INTERRUPTED

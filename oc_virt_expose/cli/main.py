@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 
 from oc_virt_expose.cli.argv import normalize_argv, value_flags, with_verb
 from oc_virt_expose.cli.parser import DEFAULT_VERB, VERBS, build_parser, program_name, verb_parser
-from oc_virt_expose.errors import ExitCode, UsageError, VirtExposeError
+from oc_virt_expose.errors import STOPS, ExitCode, Terminated, UsageError, VirtExposeError, stop_code
 
 COMPLETION_WORDS = ("__complete", "__complete_tcsh")  # the hidden first words `completion.dispatch` answers
 COMMANDS = {verb: f"oc_virt_expose.commands.{verb}" for verb in VERBS}
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(completion.dispatch(argv0, words) or 0)
     prog = program_name(argv0)
+    signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser(prog)
     words = with_verb(words, VERBS, DEFAULT_VERB, set().union(*(value_flags(verb_parser(parser, v)) for v in VERBS)))
     try:
@@ -42,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return _report(f"{_one_line(error)}. See '{help_command} --help' for usage.", error.exit_code)
     except VirtExposeError as error:
         return _report(_one_line(error), error.exit_code)
-    except KeyboardInterrupt:
-        return int(ExitCode.INTERRUPTED)
+    except STOPS as stop:
+        return int(stop_code(stop))
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.ERROR)
@@ -65,14 +67,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     request = options.request_from_args(args)
     common = common_options(args, options.OUTPUTS)
     run = importlib.import_module(f"{COMMANDS[args.command]}.run")
+    from oc_virt_expose.access.transport import on_unverified_server
     from oc_virt_expose.ui.printer import Printer
 
-    return int(run.run(request, common, Printer(sys.stdout, sys.stderr, output=common.output,
-                                                dry_run=common.dry_run)))
+    printer = Printer(sys.stdout, sys.stderr, output=common.output, dry_run=common.dry_run)
+    on_unverified_server(printer.warning)  # a command says it once; completion (not dispatched here) never
+    return int(run.run(request, common, printer))
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split("\n")).strip().rstrip(".")
+    """The message on one line: line breaks become spaces; other control characters, which only come from
+    what was typed or read (a flag's value, a file), are escaped."""
+    text = " ".join(str(error).split("\n")).strip().rstrip(".")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _report(message: str, code: int) -> int:

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from oc_virt_expose.errors import UsageError
+from oc_virt_expose.model.kinds import VMI, VMIRS, ResourceKind
+from oc_virt_expose.model.objects import name_of
 
 VMI_ID_LABEL = "vmi.kubevirt.io/id"
 DOMAIN_LABEL = "kubevirt.io/domain"
@@ -100,6 +102,18 @@ def refuse_unstable_keys(selector: Mapping[str, str]) -> None:
         if key in UNSTABLE_KEYS:
             raise UsageError(f'cannot select on "{key}": {UNSTABLE_KEYS[key]}')
 
+
+
+def launcher_labels(kind: ResourceKind, target: Mapping[str, Any]) -> dict[str, str]:
+    """The labels KubeVirt writes on every launcher pod of a VM or VMI it creates (over any template
+    value): `kubevirt.io`, `vmi.kubevirt.io/id`, `vm.kubevirt.io/name` (the hostname)."""
+    if kind is VMIRS:
+        return {"kubevirt.io": "virt-launcher"}
+    spec = target.get("spec") or {}
+    vmi_spec = spec if kind is VMI else (spec.get("template") or {}).get("spec") or {}
+    object_name = name_of(target)
+    hostname = vmi_spec.get("hostname") or object_name.split(".")[0][:63]
+    return {"kubevirt.io": "virt-launcher", VMI_ID_LABEL: vmi_id(object_name), "vm.kubevirt.io/name": hostname}
 
 
 def is_dns1123_label(text: str) -> bool:

@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from oc_virt_expose.commands.delete.options import DeleteRequest
-from oc_virt_expose.commands.expose.options import ExposeRequest
-from oc_virt_expose.commands.expose.plan import launcher_labels
 from oc_virt_expose.errors import NotFoundError, RefusedError
 from oc_virt_expose.model.fields import APPLY, OWN_PATH, TEMPLATE_PATH, applied_labels, exposure_of, label_owners
 from oc_virt_expose.model.kinds import VM, VMI, VMIRS, ResourceKind
-from oc_virt_expose.model.labels import LAUNCHER_KEYS, label_selector_matches, vmi_id
+from oc_virt_expose.model.labels import LAUNCHER_KEYS, label_selector_matches, launcher_labels, vmi_id
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
 from oc_virt_expose.model.route import routed_service
-from oc_virt_expose.model.service import EXPOSES_ANNOTATION, ServiceRequest, exposed_by_label
+from oc_virt_expose.model.service import EXPOSES_ANNOTATION, exposed_by_label
 from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 
@@ -82,8 +80,7 @@ def pod_labels(kind: ResourceKind, target: Mapping[str, Any], pods: Sequence[Map
     """The label sets of the object's pods: the next one (from its template, for a VM or VMIRS, or its own
     labels, for a VMI, plus KubeVirt's launcher labels) and the running ones as read."""
     labels = own_labels(target) if kind is VMI else template_labels(target)
-    # launcher_labels takes expose's request for its kind and name only
-    launcher = launcher_labels(ExposeRequest(kind, name_of(target), ServiceRequest(name_of(target))), target)
+    launcher = launcher_labels(kind, target)
     return [{**labels, **launcher}, *(own_labels(pod) for pod in pods)]
 
 

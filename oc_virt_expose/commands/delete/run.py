@@ -26,6 +26,7 @@ from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import load_connection
 from oc_virt_expose.access.kubevirt import Cluster
 from oc_virt_expose.access.removal import Removal
+from oc_virt_expose.commands.changes import ChangeLog
 from oc_virt_expose.commands.delete.options import DeleteRequest
 from oc_virt_expose.commands.delete.plan import (
     Choice,
@@ -37,7 +38,7 @@ from oc_virt_expose.commands.delete.plan import (
     routes_to,
     unlabelings,
 )
-from oc_virt_expose.errors import ConflictError, ExitCode, VirtExposeError
+from oc_virt_expose.errors import STOPS, ConflictError, ExitCode, VirtExposeError, stop_code
 from oc_virt_expose.model.kinds import VM, VMI
 from oc_virt_expose.model.labels import format_labels
 from oc_virt_expose.model.objects import Object, name_of, resource_name
@@ -56,7 +57,7 @@ def run(request: DeleteRequest, common: CommonOptions, printer: Printer) -> Exit
 
 
 class Deletion:
-    """One run; `done` lists the changes made so far, for the messages of a failure or Ctrl-C."""
+    """One run; `changes` are those made so far, for the messages of a failure or Ctrl-C."""
 
     def __init__(self, request: DeleteRequest, dry_run: DryRun, printer: Printer, cluster: Cluster,
                  removal: Removal) -> None:
@@ -65,7 +66,7 @@ class Deletion:
         self.printer = printer
         self.cluster = cluster
         self.removal = removal
-        self.done: list[str] = []
+        self.changes = ChangeLog()
 
     def execute(self) -> ExitCode:
         try:
@@ -82,8 +83,8 @@ class Deletion:
             for change in changes:
                 self.unlabel(change)
             return ExitCode.OK
-        except KeyboardInterrupt:
-            return self.interrupted()
+        except STOPS as stop:
+            return self.changes.interrupted(self.printer, stop_code(stop))
         except VirtExposeError as error:
             raise self.after_writes(error) from None
 
@@ -110,7 +111,7 @@ class Deletion:
         resource, name = resource_name(obj), name_of(obj)
         gone = self.dry_run is not DryRun.CLIENT and not self.removal.delete(obj)
         if self.dry_run is DryRun.NONE:
-            self.done.append(f'{resource} "{name}" deleted')
+            self.changes.add(f'{resource} "{name}" deleted')
         verb = "was already deleted" if gone else "deleted"
         self.printer.info(f'{resource} "{name}" {verb}{DRY_RUN_SUFFIX[self.dry_run]}')
         self.printer.object(obj)
@@ -124,7 +125,7 @@ class Deletion:
                     self.removal.release(change.obj, manager)
         resource = resource_name(change.obj) or "pod"
         if change.removed and self.dry_run is DryRun.NONE:
-            self.done.append(f"{resource}/{name_of(change.obj)} unlabeled {format_labels(change.removed)}")
+            self.changes.add(f"{resource}/{name_of(change.obj)} unlabeled {format_labels(change.removed)}")
         self.printer.change(resource, name_of(change.obj), "unlabeled" if change.removed else "unchanged")
         if change.removed:
             self.printer.info(f"  {change.where}: -{format_labels(change.removed)}")
@@ -135,19 +136,7 @@ class Deletion:
         """An error after a write names what was done and that re-running finishes the job."""
         if isinstance(error, ConflictError):
             error = VirtExposeError(f"{error} (changed or re-created by someone else meanwhile: left as it is)")
-        if not self.done:
-            return error
-        wrapped = VirtExposeError(f"{error}; done before the failure: {'; '.join(self.done)}; re-running "
-                                  "the same command finishes the job")
-        wrapped.exit_code = error.exit_code
-        return wrapped
-
-    def interrupted(self) -> ExitCode:
-        done = ("done so far: " + "; ".join(self.done) + "; re-running the same command finishes the job"
-                if self.done else "nothing was changed")
-        self.printer.err.write(f"interrupted: {done}\n")
-        self.printer.err.flush()
-        return ExitCode.INTERRUPTED
+        return self.changes.after_writes(error)
 
 
 __all__ = ["Deletion", "run"]

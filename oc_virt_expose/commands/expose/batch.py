@@ -23,6 +23,7 @@ from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import Connection
 from oc_virt_expose.access.kubevirt import Cluster
 from oc_virt_expose.access.watch import Deadline
+from oc_virt_expose.commands.changes import ChangeLog
 from oc_virt_expose.commands.expose.options import BatchRequest, ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, make_plan
 from oc_virt_expose.commands.expose.single import Run
@@ -187,7 +188,7 @@ class Batch:
         try:
             outcome.service = outcome.run.apply(outcome.plan, outcome.observed)
         except VirtExposeError as error:
-            outcome.error = outcome.run.after_writes(error)
+            outcome.error = outcome.run.changes.after_writes(error)
 
     # -- verification ---------------------------------------------------------------------------------
 
@@ -232,12 +233,8 @@ class Batch:
         return worst(o.error.exit_code if o.error is not None else ExitCode.OK for o in outcomes)
 
     def interrupted(self, outcomes: Sequence[Outcome], code: ExitCode) -> ExitCode:
-        done = [line for o in outcomes if o.run is not None for line in o.run.done]
-        message = ("done so far: " + "; ".join(done) + "; re-running the same command finishes the job" if done
-                   else "nothing was changed")
-        self.printer.err.write(f"interrupted: {message}\n")
-        self.printer.err.flush()
-        return code
+        done = [change for o in outcomes if o.run is not None for change in o.run.changes.done]
+        return ChangeLog(done).interrupted(self.printer, code)
 
     @staticmethod
     def going(outcomes: Sequence[Outcome]) -> Iterator[Outcome]:

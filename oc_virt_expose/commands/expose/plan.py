@@ -22,7 +22,7 @@ from oc_virt_expose.commands.expose.options import ExposeRequest, RestartPolicy
 from oc_virt_expose.model import network, ports
 from oc_virt_expose.model.fields import TEMPLATE_PATH, labels_to_apply
 from oc_virt_expose.model.kinds import VMI, VMIRS
-from oc_virt_expose.model.labels import format_labels, vmi_id
+from oc_virt_expose.model.labels import format_labels, launcher_labels
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
 from oc_virt_expose.model.selector import SelectorPlan, choose_selector
 from oc_virt_expose.model.service import ServiceAction, build_service, service_change, traffic_policy_warnings
@@ -150,23 +150,11 @@ def future_pod_labels(plan: Plan, options: ExposeRequest, observed: Observed) ->
         labels = {**own_labels(observed.target), **plan.vmi_labels}
     else:
         labels = {**template_labels(observed.target), **plan.template_labels}
-    return {**labels, **launcher_labels(options, observed.target)}
-
-
-def launcher_labels(options: ExposeRequest, target: Mapping[str, Any]) -> dict[str, str]:
-    """The labels KubeVirt writes on every launcher pod of a VM or VMI it creates (over any template
-    value): `kubevirt.io`, `vmi.kubevirt.io/id`, `vm.kubevirt.io/name` (the hostname)."""
-    if options.resource is VMIRS:
-        return {"kubevirt.io": "virt-launcher"}
-    spec = (target.get("spec") or {})
-    vmi_spec = spec if options.resource is VMI else (spec.get("template") or {}).get("spec") or {}
-    object_name = name_of(target) or options.name
-    hostname = vmi_spec.get("hostname") or object_name.split(".")[0][:63]
-    return {"kubevirt.io": "virt-launcher", "vmi.kubevirt.io/id": vmi_id(object_name), "vm.kubevirt.io/name": hostname}
+    return {**labels, **launcher_labels(options.resource, observed.target)}
 
 
 def static_selector_problem(plan: Plan, options: ExposeRequest, target: Mapping[str, Any]) -> str | None:
     """For a stopped VM: why its next pod would not match the selector, or None."""
-    labels = {**template_labels(target), **plan.template_labels, **launcher_labels(options, target)}
+    labels = {**template_labels(target), **plan.template_labels, **launcher_labels(options.resource, target)}
     wrong = {key: value for key, value in plan.selector.selector.items() if labels.get(key) != value}
     return f"the VM's next pod will not carry {format_labels(wrong)}" if wrong else None

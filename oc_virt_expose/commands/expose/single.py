@@ -17,11 +17,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from oc_virt_expose.access.kubevirt import Cluster
+from oc_virt_expose.commands.changes import ChangeLog
 from oc_virt_expose.commands.expose.options import ExposeRequest
 from oc_virt_expose.commands.expose.plan import Observed, Plan, VMAction, make_plan
 from oc_virt_expose.commands.expose.route_step import RouteStep
 from oc_virt_expose.commands.expose.verification import Verification
-from oc_virt_expose.errors import ConflictError, ExitCode, ForbiddenError, NotServingError, VirtExposeError
+from oc_virt_expose.errors import (
+    STOPS,
+    ConflictError,
+    ExitCode,
+    ForbiddenError,
+    NotServingError,
+    VirtExposeError,
+    stop_code,
+)
 from oc_virt_expose.model.kinds import VM, VMI
 from oc_virt_expose.model.labels import format_labels
 from oc_virt_expose.model.objects import Object, name_of, printable, resource_name
@@ -31,14 +40,14 @@ from oc_virt_expose.ui.printer import Printer
 
 
 class Run:
-    """One run; `done` lists the changes made so far, for the messages of a failure or Ctrl-C."""
+    """One object's run; `changes` are those made so far, for the messages of a failure or Ctrl-C."""
 
     def __init__(self, request: ExposeRequest, dry_run: DryRun, printer: Printer, cluster: Cluster) -> None:
         self.request = request
         self.dry_run = dry_run
         self.printer = printer
         self.cluster = cluster
-        self.done: list[str] = []
+        self.changes = ChangeLog()
 
     def execute(self) -> ExitCode:
         try:
@@ -55,10 +64,10 @@ class Run:
             route.write(self.record)
             return Verification(self.request, self.dry_run, self.printer, self.cluster, plan, observed,
                                 route=route).verify(service)
-        except KeyboardInterrupt:
-            return self.interrupted()
+        except STOPS as stop:
+            return self.changes.interrupted(self.printer, stop_code(stop))
         except VirtExposeError as error:
-            raise self.after_writes(error) from None
+            raise self.changes.after_writes(error) from None
 
     def read(self) -> Observed:
         kind, name = self.request.resource, self.request.name
@@ -105,7 +114,7 @@ class Run:
                 self.record(pod, "labeled", f"labeled {format_labels(labels)}")
 
     def live_labels_refused(self, error: ForbiddenError) -> str:
-        done = f"{'; '.join(self.done)}; " if self.done else ""
+        done = f"{'; '.join(self.changes.done)}; " if self.changes.done else ""
         return (f"{done}the running VM could not be labeled live: {error}; the Service selects the VM once it "
                 f"carries its template's labels: re-run the same command with --restart=always to restart the "
                 f"VM with them, or get permission to patch virtualmachineinstances and pods and re-run it")
@@ -139,7 +148,7 @@ class Run:
         """Print the change line; remember it (unless a dry run) for the messages of a later failure."""
         resource = resource_name(obj) or "service"
         if self.dry_run is DryRun.NONE:  # before printing: a Ctrl-C may come as soon as it shows
-            self.done.append(f"{resource}/{name_of(obj)} {what}")
+            self.changes.add(f"{resource}/{name_of(obj)} {what}")
         self.printer.change(resource, name_of(obj), verb)
 
     def preview(self, plan: Plan, observed: Observed) -> ExitCode:
@@ -159,22 +168,6 @@ class Run:
             self.printer.change(resource_name(observed.target), self.request.name, verb)
         self.printer.object(printable(plan.service), always=True)
         return ExitCode.OK
-
-    def after_writes(self, error: VirtExposeError) -> VirtExposeError:
-        """An error after a write names what was done and that re-running finishes the job."""
-        if not self.done or error.exit_code is not ExitCode.ERROR:
-            return error
-        wrapped = VirtExposeError(f"{error}; done before the failure: {'; '.join(self.done)}; re-running "
-                                  "the same command finishes the job")
-        wrapped.exit_code = error.exit_code
-        return wrapped
-
-    def interrupted(self) -> ExitCode:
-        done = ("done so far: " + "; ".join(self.done) + "; re-running the same command finishes the job"
-                if self.done else "nothing was changed")
-        self.printer.err.write(f"interrupted: {done}\n")
-        self.printer.err.flush()
-        return ExitCode.INTERRUPTED
 
 
 __all__ = ["Run"]
