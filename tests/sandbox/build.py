@@ -94,12 +94,13 @@ MODULES = {
 # KubeVirt 1.6 sandbox and runs virtctl and krew (`make test`, `make bench`).
 DEMO = ("kube-sandbox", "virt-controller-1.7", "virt-api-1.7", "kubevirt-manifests-1.7", "kwok")
 TARGETS = {"demo": DEMO, "test": tuple(program for module in MODULES.values() for program in module.programs)}
-# Minutes each program's first build took on a 2-core machine with an empty Go cache (/tmp/build.log of
-# `make sandbox-build`, 2026-11-27): shown beside each step so that a newcomer knows what to expect.
-FIRST_BUILD_MINUTES = {
-    "kube-sandbox": 6, "virt-controller-1.7": 3, "virt-api-1.7": 1, "virtctl-1.7": 1, "kubevirt-manifests-1.7": 1,
-    "virt-controller-1.6": 2, "virt-api-1.6": 1, "kubevirt-manifests-1.6": 1, "kwok": 1, "krew": 1,
-    "validate-krew-manifest": 1,
+# Seconds each program's first build took with an empty Go cache on this project's 2-core machine, shared
+# with other work (`make sandbox-build`, 2026-11-27; the first one fetches most of the modules): shown
+# beside each step so that a newcomer knows what to expect.
+FIRST_BUILD_SECONDS = {
+    "kube-sandbox": 697, "virt-controller-1.7": 251, "virt-api-1.7": 34, "virtctl-1.7": 24,
+    "kubevirt-manifests-1.7": 3, "virt-controller-1.6": 155, "virt-api-1.6": 15, "kubevirt-manifests-1.6": 3,
+    "kwok": 105, "krew": 12, "validate-krew-manifest": 1,
 }
 
 
@@ -138,8 +139,9 @@ def _build(module: GoModule, program: str, built: Path, step: str) -> None:
     """`go build` of one program; Go's own output (module downloads) goes to a log beside it, shown on
     failure."""
     started = time.monotonic()
-    print(f"{step} building {program} (first run only, ~{FIRST_BUILD_MINUTES.get(program, 1)} min)",
-          file=sys.stderr, flush=True)
+    expected = FIRST_BUILD_SECONDS.get(program, 60)
+    hint = f"~{round(expected / 60)} min" if expected >= 90 else "under a minute" if expected > 15 else "seconds"
+    print(f"{step} building {program} (first run only, {hint})", file=sys.stderr, flush=True)
     partial = built.parent / f".{program}.partial"
     log = built.parent / f"{program}.log"
     command = ["go", "build", "-o", str(partial), *(["-ldflags", module.ldflags] if module.ldflags else []),
@@ -149,7 +151,7 @@ def _build(module: GoModule, program: str, built: Path, step: str) -> None:
                               stdout=output, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         sys.stderr.write(log.read_text()[-4000:])
-        raise SystemExit(f"{step} building {program} failed (exit {done.returncode}); Go's output: {log}")
+        raise RuntimeError(f"{step} building {program} failed (exit {done.returncode}); Go's output: {log}")
     partial.rename(built)
     print(f"{step} built {program} in {elapsed(time.monotonic() - started)}", file=sys.stderr, flush=True)
 
@@ -192,7 +194,7 @@ def build(target: str) -> None:
     if route_missing:
         route_crd(step=f"[{steps}/{steps}]")
     if steps:
-        print(f"sandbox: {target}'s programs ready in {elapsed(time.monotonic() - started)} (cached in {CACHE})",
+        print(f"sandbox: {steps} steps done in {elapsed(time.monotonic() - started)} (cached in {CACHE})",
               file=sys.stderr, flush=True)
 
 
@@ -200,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.sandbox.build", description=__doc__)
     parser.add_argument("--for", dest="target", choices=sorted(TARGETS), default="test",
                         help="demo: one default sandbox (make demo, make sandbox); test: everything (default)")
-    build(parser.parse_args(argv).target)
+    try:
+        build(parser.parse_args(argv).target)
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
