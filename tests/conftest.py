@@ -1,151 +1,124 @@
-"""Fixtures shared by the suites: one sandbox cluster per configuration (IP stack, KubeVirt version, load
-balancer) per session, a fresh namespace per test, and the requests a sandbox's API server served."""
+"""The sandboxes of a test run and the fixtures on them.
+
+A test that takes the `sandbox` fixture runs against a sandbox of the kind its `sandbox` marker asks for
+(`@pytest.mark.sandbox(stack="dual")`, `(kubevirt="1.6")`, `(load_balancer=False)`, `(route_api=False)`,
+`(kubevirt=None)`: see SandboxKind in tests/sandbox/running.py; no arguments: the default kind). The tests
+are ordered by kind, so that each kind starts once per run (the next one while the tests of the one before
+run) and stops after its last test; each test gets its own namespace. At the end, the run fails if a
+sandbox's nodes did not stay healthy or it did not stop cleanly (tests/sandbox/pool.py), and the summary
+lists the sandboxes the run started.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import secrets
-import signal
-import subprocess
-import sys
-import threading
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from tests.sandbox.audit import AuditLog, Marker, RequestCounter
+pytest.register_assert_rewrite("tests.sandbox.pool")
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
-START_TIMEOUT = 300.0  # the Go programs are built before pytest starts (make test); this is start-up only
+from tests.sandbox.audit import RequestCounter  # noqa: E402
+from tests.sandbox.pool import SandboxPool  # noqa: E402
+from tests.sandbox.running import RunningSandbox, SandboxKind  # noqa: E402
 
-
-@dataclass
-class RunningSandbox:
-    """A `python -m tests.sandbox` process, as a user would run it, and what tests need of it."""
-
-    stack: str
-    kubeconfig: Path
-    process: subprocess.Popen[str]
-    log: Path
-    env: dict[str, str] = field(default_factory=dict)
-    kubevirt_version: str = "1.7"
-    audit_log: Path | None = None  # the API server's (see tests/sandbox/audit.py)
-
-    def kubectl(self, *args: str, namespace: str | None = None, check: bool = True,
-                input: str | None = None, context: str | None = None) -> subprocess.CompletedProcess[str]:
-        """kubectl with the sandbox's kubeconfig, as its admin or as the user of `context` (see
-        tests/sandbox/users.py: restricted, cert-user, exec-user, anonymous, bad-token)."""
-        command = [str(VENV_BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
-        if context:
-            command += ["--context", context]
-        if namespace:
-            command += ["-n", namespace]
-        result = subprocess.run([*command, *args], capture_output=True, text=True, input=input, timeout=120)
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-        return result
-
-    def get(self, *args: str, namespace: str | None = None) -> dict:
-        return json.loads(self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout)
-
-    def apply(self, manifest: dict | str, namespace: str | None = None) -> None:
-        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
-        self.kubectl("apply", "-f", "-", namespace=namespace, input=text)
-
-    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        return self.process.wait(timeout)
+# The next kind is launched when this many tests of the current one are left: enough for it to be ready
+# when they are done (a start takes ~10-40 s on 2 cores), late enough not to hold its memory for long.
+PREFETCH_WHEN_LEFT = 10
+PLAN = pytest.StashKey[list[SandboxKind]]()
+TESTS_LEFT = pytest.StashKey[dict[SandboxKind, int]]()
+LAST_TEST = pytest.StashKey[dict[SandboxKind, str]]()
+POOL = pytest.StashKey[SandboxPool]()
 
 
-def start_sandbox(directory: Path, stack: str = "ipv4", seed: str = "empty", *extra: str) -> RunningSandbox:
-    """Starts a sandbox and waits for its ready line (the interface `make sandbox` and the demo use)."""
-    kubeconfig = directory / "kubeconfig"
-    log = directory / "sandbox.log"
-    with open(log, "w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.sandbox", "--kubeconfig", str(kubeconfig), "--stack", stack, "--seed", seed,
-             *extra],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def read_ready_line() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("sandbox ready: "):
-                break
-        ready.set()  # also at the end of its output: it exited without being ready
-
-    threading.Thread(target=read_ready_line, daemon=True).start()
-    if not ready.wait(START_TIMEOUT) or not lines or not lines[-1].startswith("sandbox ready: ") \
-            or process.poll() is not None:
-        process.kill()
-        raise RuntimeError(f"sandbox ({stack}) did not start:\n{log.read_text()[-4000:]}")
-    assert lines[-1].strip() == f"sandbox ready: KUBECONFIG={kubeconfig}"
-    version = extra[extra.index("--kubevirt-version") + 1] if "--kubevirt-version" in extra else "1.7"
-    audit = re.search(r"^sandbox: audit log (\S+)$", log.read_text(), re.MULTILINE)
-    return RunningSandbox(stack, kubeconfig, process, log, env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-                          kubevirt_version=version, audit_log=Path(audit.group(1)) if audit else None)
+def kind_of(item: pytest.Item) -> SandboxKind | None:
+    """The kind of sandbox the test runs against; None if it takes no `sandbox` fixture."""
+    if "sandbox" not in getattr(item, "fixturenames", ()):
+        return None
+    marker = item.get_closest_marker("sandbox")
+    return SandboxKind(**marker.kwargs) if marker else SandboxKind()
 
 
-class SandboxPool:
-    """One sandbox per configuration (stack, KubeVirt version, load balancer), seeded with the demo
-    objects, started on first use, stopped at the end of the session.
-
-    At most MAX_RUNNING run at once: starting another stops the one used least recently (never the default
-    one), which keeps the suite within 2 cores, a few GB and the kernel's 128 inotify instances per user
-    (each sandbox holds ~17). A configuration asked for again is started again."""
-
-    MAX_RUNNING = 3
-    DEFAULT = ("ipv4", "1.7", True)
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.running: dict[tuple[str, str, bool], RunningSandbox] = {}  # least recently used first
-
-    def get(self, stack: str = "ipv4", kubevirt_version: str = "1.7", load_balancer: bool = True) -> RunningSandbox:
-        key = (stack, kubevirt_version, load_balancer)
-        if key in self.running:
-            self.running[key] = self.running.pop(key)
-            return self.running[key]
-        while len(self.running) >= self.MAX_RUNNING:
-            self._stop_least_recently_used()
-        name = stack + ("" if kubevirt_version == "1.7" else f"-kubevirt-{kubevirt_version}") + \
-            ("" if load_balancer else "-no-load-balancer")
-        directory = self.root / name
-        directory.mkdir(parents=True, exist_ok=True)
-        self.running[key] = start_sandbox(
-            directory, stack, "demo", "--kubevirt-version", kubevirt_version,
-            "--load-balancer" if load_balancer else "--no-load-balancer")
-        return self.running[key]
-
-    def _stop_least_recently_used(self) -> None:
-        key = next(key for key in self.running if key != self.DEFAULT)
-        self.running.pop(key).stop()
-
-    def stop_all(self) -> None:
-        for sandbox in self.running.values():
-            sandbox.stop()
+@pytest.hookimpl(trylast=True)  # after deselection (-k, -m) and the reordering of other plugins (--ff)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests with no sandbox first, then the default kind's, then each other kind's in the order of their
+    first test (a stable sort: within a kind, the order pytest collected them in)."""
+    kinds = [kind_of(item) for item in items]
+    plan = sorted({kind for kind in kinds if kind is not None},
+                  key=lambda kind: (kind != SandboxKind(), kinds.index(kind)))
+    position = {kind: number for number, kind in enumerate(plan, start=1)}
+    order = {item.nodeid: position.get(kind, 0) for item, kind in zip(items, kinds)}
+    items.sort(key=lambda item: order[item.nodeid])
+    config.stash[PLAN] = plan
+    config.stash[TESTS_LEFT] = {kind: kinds.count(kind) for kind in plan}
+    config.stash[LAST_TEST] = {kind: item.nodeid for item in items if (kind := kind_of(item)) is not None}
 
 
-@pytest.fixture(scope="session")
-def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
+@pytest.fixture(scope="session", autouse=True)
+def sandboxes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
+    """The run's sandboxes; the first kind starts while the tests that need no sandbox run."""
+    plan = request.config.stash.get(PLAN, [])
     pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"))
+    request.config.stash[POOL] = pool
+    if plan:
+        pool.prepare(plan[0])
     yield pool
     pool.stop_all()
 
 
-@pytest.fixture(scope="session")
-def sandbox(sandboxes: SandboxPool) -> RunningSandbox:
-    """The default sandbox: single-stack IPv4, KubeVirt 1.7, seeded with the demo objects."""
-    return sandboxes.get("ipv4")
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures (its namespace) are torn down
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    kind = kind_of(item)
+    pool = item.config.stash.get(POOL, None)
+    if kind is not None and pool is not None and item.config.stash[LAST_TEST].get(kind) == item.nodeid:
+        pool.stop(kind)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    pool = session.config.stash.get(POOL, None)
+    if pool is not None and pool.problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Time per area (folder of tests: setup, call and teardown; a wait for a sandbox counts in the area of the
+    test that waited), then the sandboxes the run started."""
+    seconds: dict[str, float] = defaultdict(float)
+    tests: dict[str, set[str]] = defaultdict(set)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                area = report.nodeid.split("::")[0].rpartition("/")[0]
+                seconds[area] += report.duration
+                tests[area].add(report.nodeid)
+    if len(seconds) > 1:
+        terminalreporter.section("time per area")
+        for area in sorted(seconds, key=seconds.__getitem__, reverse=True):
+            terminalreporter.line(f"{area}: {seconds[area]:.1f}s, {len(tests[area])} tests")
+    pool = config.stash.get(POOL, None)
+    if pool is None or not pool.started:
+        return
+    terminalreporter.section("sandboxes")
+    for started in pool.started:
+        terminalreporter.line(f"{started.kind.name}: ready in {started.start_seconds:.1f}s, waited for "
+                              f"{started.waited_seconds:.1f}s, {started.tests} tests")
+    for problem in pool.problems:
+        terminalreporter.line(f"FAILED {problem}", red=True)
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool) -> RunningSandbox:
+    """The sandbox of the kind the test's `sandbox` marker asks for (default: single-stack IPv4, KubeVirt
+    1.7, load balancer and Route API, seeded with the demo objects)."""
+    kind = kind_of(request.node)
+    assert kind is not None
+    plan, left = request.config.stash[PLAN], request.config.stash[TESTS_LEFT]
+    left[kind] -= 1
+    following = plan[plan.index(kind) + 1:]
+    if following and left[kind] < PREFETCH_WHEN_LEFT:
+        sandboxes.prepare(following[0])
+    return sandboxes.get(kind)
 
 
 @pytest.fixture
@@ -157,14 +130,8 @@ def namespace(sandbox: RunningSandbox) -> Iterator[str]:
     sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
-def request_counter(sandbox: RunningSandbox) -> RequestCounter:
-    """Counts the requests `sandbox`'s API server serves from now on (see tests/sandbox/audit.py)."""
-    assert sandbox.audit_log is not None, "the sandbox did not say where its audit log is"
-    return RequestCounter(AuditLog(sandbox.audit_log), Marker.from_kubeconfig(sandbox.kubeconfig))
-
-
 @pytest.fixture
 def requests_made(sandbox: RunningSandbox) -> RequestCounter:
-    """The requests the default sandbox serves from the start of the test (or the last `start()`):
+    """The requests the sandbox serves from the start of the test (or the last `start()`):
     `requests_made.requests(user_agent="kubectl/")` -> [Request(verb, path, query, user, user_agent, code)]."""
-    return request_counter(sandbox)
+    return sandbox.request_counter()

@@ -16,20 +16,15 @@ import tempfile
 from pathlib import Path
 
 from tests.bench.timing import Contender, Steps, race, report
-from tests.conftest import RunningSandbox, start_sandbox
 from tests.packaging import build_dist
 from tests.packaging.install import install_fresh_venv
 from tests.sandbox.build import binary
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox, SandboxKind, start_sandbox
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 NAMESPACE = "bench"
 SEED_LABEL_PATCH = '{"spec":{"template":{"metadata":{"labels":{"special":"key"}}}}}'
-
-
-def stopped_vm(name: str) -> dict:
-    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-            "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {
-                "devices": {}, "resources": {"requests": {"memory": "128Mi"}}}}}}}
 
 
 def seed_service(name: str, node_port: int) -> dict:
@@ -51,7 +46,7 @@ class Bench:
 
     def prepare(self, prefixes: list[str]) -> None:
         count = self.runs + 1
-        items = [stopped_vm(f"{prefix}-{i}") for prefix in prefixes for i in range(count)]
+        items = [vm_manifest(f"{prefix}-{i}", running=False) for prefix in prefixes for i in range(count)]
         self.sandbox.kubectl("create", "namespace", NAMESPACE)
         self.sandbox.apply({"apiVersion": "v1", "kind": "List", "items": items}, NAMESPACE)
         for i in range(count):
@@ -123,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: installing the plugin into a fresh venv", file=sys.stderr)
         venv_bin = install_fresh_venv(workdir / "install")
         print("bench: starting the sandbox cluster", file=sys.stderr)
-        sandbox = start_sandbox(workdir, "ipv4", "empty")
+        sandbox = start_sandbox(workdir / "sandbox", SandboxKind(seed="empty"))
         try:
             bench = Bench(sandbox, workdir, venv_bin, args.runs)
             bench.prepare(["plugin", "manual", "peer", "virtctl"])

@@ -4,11 +4,11 @@ whose sha256 and version go into `plugin-manifest.yaml`.
 Why here: this is release tooling, not part of the installed package (the wheel stays the plugin alone);
 it lives beside the tests that check what it makes, as `tests/sandbox/build.py` does for the sandbox.
 
-- The dependency closure comes from `dist-lock.txt`: exact versions and sha256 of the wheels, chosen for
-  Python 3.9 (the oldest Python the file runs on; several newest releases need 3.10) and pure Python:
-  `py3-none-any` wheels, charset_normalizer's included (its compiled wheels are an optional speed-up),
-  and only the `.py` files of PyYAML's wheel (its C extension is optional too). Wheels are fetched with
-  pip once into `.cache/dist-wheels` and checked against the lock's hashes.
+- The dependencies are the plugin's runtime ones, PyYAML and shtab (`kubernetes` is a test dependency:
+  no command imports it), from `dist-lock.txt`: exact versions and sha256 of the wheels, chosen for
+  Python 3.9 (the oldest Python the file runs on; PyYAML 6.0.4 needs 3.10) and pure Python: shtab's
+  `py3-none-any` wheel and only the `.py` files of PyYAML's wheel (its C extension is optional). Wheels
+  are fetched with pip once into `.cache/dist-wheels` and checked against the lock's hashes.
 - Reproducible: entries sorted, fixed timestamps (1980-01-01) and modes, no bytecode inside (each
   interpreter compiles its own into a cache, see `zipapp_start.py`), gzip without name or time. Deflate
   output depends on the zlib version: the same machine image gives the same bytes.
@@ -37,7 +37,7 @@ LOCK = HERE / "dist-lock.txt"
 MAIN = HERE / "zipapp_main.py"  # the archive's __main__.py
 START = HERE / "zipapp_start.py"  # the archive's _virt_expose_start.py
 WHEELS = REPO / ".cache" / "dist-wheels"
-ROOTS = ("kubernetes==35.0.0", "PyYAML", "shtab==1.13.0")
+ROOTS = ("PyYAML", "shtab==1.13.0")
 PYTHON_FLOOR = "3.9"
 EXECUTABLE = "oc-virt_expose"
 ARCHIVE = "virt-expose.tar.gz"
@@ -74,7 +74,7 @@ def lock() -> None:
     """Resolve ROOTS for Python 3.9 and write each wheel's version and sha256 to dist-lock.txt."""
     with tempfile.TemporaryDirectory() as scratch:
         _pip("download", "--only-binary=:all:", "--python-version", PYTHON_FLOOR, *_PYYAML,
-             "-d", scratch, *ROOTS)  # resolves the closure (charset_normalizer comes compiled here)
+             "-d", scratch, *ROOTS)  # resolves the closure
         resolved = sorted(Path(scratch).glob("*.whl"))
         lines = []
         for wheel in resolved:

@@ -1,4 +1,5 @@
-"""Fixtures of the packaging tests: the built dist/, krew's programs, shells, a kubeconfig, VMs to complete."""
+"""Fixtures of the packaging tests: the built dist/, krew's programs, shells, a kubeconfig, VMs to complete
+and expose, the Python interpreters of this machine."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningSandbox
 from tests.packaging import build_dist
+from tests.sandbox.running import RunningSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -20,20 +21,22 @@ SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Completion gives up after 0.8 s (test_shell_completion checks that); tests of what it offers give it more,
 # since the sandbox's own processes can keep a 2-core CI machine busy for seconds.
 PATIENT = {"VIRT_EXPOSE_COMPLETION_TIMEOUT": "10"}
-STOPPED_VM = """
+VM = """
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
 metadata:
   name: {name}
 spec:
-  runStrategy: Halted
+  runStrategy: {run_strategy}
   template:
     spec:
       domain:
-        devices: {{}}
+        devices:
+          interfaces: [{{name: default, masquerade: {{}}}}]
         resources:
           requests:
             memory: 128Mi
+      networks: [{{name: default, pod: {{}}}}]
 """
 KUBECONFIG = """
 apiVersion: v1
@@ -118,9 +121,12 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def create_vms(sandbox: RunningSandbox, namespace: str, *names: str) -> None:
+def create_vms(sandbox: RunningSandbox, namespace: str, *names: str, running: bool = False) -> None:
+    """Small VMs on the pod network; stopped, or running and waited for until Ready."""
     for name in names:
-        sandbox.apply(STOPPED_VM.format(name=name), namespace=namespace)
+        sandbox.apply(VM.format(name=name, run_strategy="Always" if running else "Halted"), namespace=namespace)
+    for name in names if running else ():
+        sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
 
 
 def kubeconfig_in_namespace(sandbox: RunningSandbox, namespace: str, directory: Path) -> Path:
@@ -130,3 +136,34 @@ def kubeconfig_in_namespace(sandbox: RunningSandbox, namespace: str, directory: 
     subprocess.run([str(VENV_BIN / "kubectl"), "--kubeconfig", str(copy), "config", "set-context", "--current",
                     "--namespace", namespace], check=True, capture_output=True)
     return copy
+
+
+def cpython_interpreters() -> dict[tuple[int, int], Path]:
+    """This machine's CPython 3 interpreters by version: pyenv's (PYENV_ROOT, else ~/.pyenv) first, then any
+    `python3.N` on PATH."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = sorted(pyenv_root.glob("versions/*/bin/python3"))
+    candidates += [Path(found) for minor in range(6, 30) if (found := shutil.which(f"python3.{minor}"))]
+    interpreters: dict[tuple[int, int], Path] = {}
+    which = "import sys; print(sys.implementation.name, *sys.version_info[:2])"
+    for candidate in candidates:  # a pyenv shim of a version not selected exits 127: not counted
+        probe = subprocess.run([str(candidate), "-c", which], capture_output=True, text=True, timeout=60)
+        words = probe.stdout.split()
+        if probe.returncode == 0 and len(words) == 3 and words[0] == "cpython":
+            interpreters.setdefault((int(words[1]), int(words[2])), candidate)
+    return interpreters
+
+
+@pytest.fixture(scope="session")
+def oldest_and_newest_python() -> dict[str, tuple[tuple[int, int], Path]]:
+    """The oldest and the newest interpreter found of those the package supports ("oldest", "newest" ->
+    (version, path)); the oldest must be the floor itself (python_requires), else the test fails."""
+    floor = tuple(int(part) for part in build_dist.PYTHON_FLOOR.split("."))
+    supported = {version: path for version, path in cpython_interpreters().items() if version >= floor}
+    if floor not in supported:
+        pytest.fail(f"no CPython {build_dist.PYTHON_FLOOR} on this machine (looked for $PYENV_ROOT/versions/*/bin/"
+                    f"python3 and python3.N on PATH; found {sorted(supported) or 'none'} of the supported ones): "
+                    f"the package declares Python {build_dist.PYTHON_FLOOR}+ and this test proves it on a real one; "
+                    f"install it, e.g. `pyenv install {build_dist.PYTHON_FLOOR}`", pytrace=False)
+    newest = max(supported)
+    return {"oldest": (floor, supported[floor]), "newest": (newest, supported[newest])}

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import RunningSandbox
 from tests.packaging import build_dist
 from tests.packaging.conftest import PATIENT, SYSTEM_PATH, VENV_BIN, Built, create_vms, kubeconfig_in_namespace
+from tests.sandbox.running import RunningSandbox
 
 # every <os, arch> krew v0.4.3 knows (cmd/validate-krew-manifest allPlatforms), and CPUs beyond them
 KREW_PLATFORMS = [("linux", "386"), ("linux", "amd64"), ("linux", "arm"), ("linux", "arm64"),

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from oc_virt_expose import __version__
-from tests.conftest import RunningSandbox
 from tests.packaging.conftest import PATIENT, SYSTEM_PATH, VENV_BIN, create_vms
 from tests.packaging.install import install_fresh_venv
+from tests.sandbox.running import RunningSandbox
 
 PROGRAMS = ("oc-virt_expose", "kubectl-virt_expose", "kubectl_complete-virt_expose", "oc_complete-virt_expose")
 

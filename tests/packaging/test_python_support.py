@@ -1,5 +1,7 @@
-"""Python 3.9+ (RHEL 9 and macOS ship 3.9), checked statically since no other interpreter is installable here;
-one version number; the console scripts `pip install .` declares."""
+"""Python 3.9+ (RHEL 9 and macOS ship 3.9): checked statically (vermin, ruff's target), and on real
+interpreters, the oldest supported and the newest this machine has: `pip install .` into a venv of each, and
+the one-file build run by each, expose a running VM of the sandbox (verified) and complete VM names through
+kubectl. One version number; the console scripts `pip install .` declares."""
 
 from __future__ import annotations
 
@@ -9,10 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 
 import oc_virt_expose
+from tests.packaging.conftest import (
+    PATIENT,
+    SYSTEM_PATH,
+    Built,
+    clean_env,
+    create_vms,
+    kubeconfig_in_namespace,
+)
+from tests.packaging.install import install_fresh_venv
+from tests.sandbox.running import RunningSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -37,6 +50,11 @@ def test_ruff_and_the_package_say_python_3_9() -> None:
     assert setup_cfg()["options"]["python_requires"] == ">=3.9"
 
 
+def test_the_plugin_needs_only_pyyaml_and_shtab() -> None:
+    declared = setup_cfg()["options"]["install_requires"].split()
+    assert [requirement.split(">=")[0] for requirement in declared] == ["PyYAML", "shtab"]
+
+
 def test_version_has_one_source() -> None:
     assert setup_cfg()["metadata"]["version"] == "attr: oc_virt_expose.__version__"
     assert importlib.metadata.version("virt-expose") == oc_virt_expose.__version__
@@ -58,3 +76,74 @@ def test_pip_install_declares_the_plugin_and_completion_executables() -> None:
     installed = {entry.name for entry in importlib.metadata.entry_points(group="console_scripts")
                  if entry.dist is not None and entry.dist.name == "virt-expose"}
     assert installed == set(scripts)
+
+
+@pytest.fixture(scope="module", params=["oldest", "newest"])
+def python(request: pytest.FixtureRequest,
+           oldest_and_newest_python: dict[str, tuple[tuple[int, int], Path]]) -> tuple[tuple[int, int], Path]:
+    version, path = oldest_and_newest_python[request.param]
+    return version, path
+
+
+@pytest.fixture(scope="module")
+def pip_installed(python: tuple[tuple[int, int], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`python -m venv` and that venv's `pip install .`: its bin folder."""
+    return install_fresh_venv(tmp_path_factory.mktemp("pip-install"), python[1])
+
+
+def tools(folder: Path, **links: Path) -> Path:
+    """A folder of symbolic links for PATH: kubectl (the test venv's) and `links` (name -> target)."""
+    folder.mkdir()
+    for name, target in {"kubectl": VENV_BIN / "kubectl", **links}.items():
+        (folder / name).symlink_to(target)
+    return folder
+
+
+def expose_and_complete(sandbox: RunningSandbox, namespace: str, folder: Path,
+                        env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`kubectl virt-expose vm running-vm` on a running VM, then `kubectl virt-expose vm <TAB>` through
+    kubectl's plugin-completion helper, as a user of the plugin on `env`'s PATH runs them."""
+    create_vms(sandbox, namespace, "running-vm", running=True)
+    create_vms(sandbox, namespace, "stopped-vm")
+    exposed = subprocess.run(["kubectl", "virt-expose", "vm", "running-vm", "-n", namespace, "--port", "80"],
+                             capture_output=True, text=True, timeout=180,
+                             env={**env, "KUBECONFIG": str(sandbox.kubeconfig)})
+    in_namespace = {**env, "KUBECONFIG": str(kubeconfig_in_namespace(sandbox, namespace, folder))}
+    completed = subprocess.run(["kubectl", "__complete", "virt-expose", "vm", ""], capture_output=True, text=True,
+                               timeout=60, env=in_namespace)
+    return exposed, completed.stdout.splitlines()
+
+
+@pytest.mark.sandbox
+def test_pip_install_on_the_oldest_and_newest_python_exposes_and_completes(
+        python: tuple[tuple[int, int], Path], pip_installed: Path, sandbox: RunningSandbox, namespace: str,
+        tmp_path: Path) -> None:
+    version, _ = python
+    ran_by = subprocess.run([str(pip_installed / "python"), "-c", "import sys; print(*sys.version_info[:2])"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert tuple(map(int, ran_by)) == version
+    env = clean_env(PATH=f"{pip_installed}:{tools(tmp_path / 'tools')}:{SYSTEM_PATH}", HOME=str(tmp_path),
+                    **PATIENT)
+    exposed, offered = expose_and_complete(sandbox, namespace, tmp_path, env)
+    assert exposed.returncode == 0, exposed.stderr
+    assert "service/running-vm verified: 1 ready endpoint" in exposed.stdout, exposed.stdout
+    assert offered == ["running-vm", "stopped-vm", ":4"]
+
+
+@pytest.mark.sandbox
+def test_one_file_build_on_the_oldest_and_newest_python_exposes_and_completes(
+        python: tuple[tuple[int, int], Path], built: Built, sandbox: RunningSandbox, namespace: str,
+        tmp_path: Path) -> None:
+    version, interpreter = python
+    # installed as krew does, with the completion helper linked to it as its caveats say; `python3` is this one
+    folder = tools(tmp_path / "tools", python3=interpreter, **{"kubectl-virt_expose": built.executable,
+                                                                 "kubectl_complete-virt_expose": built.executable})
+    cache = tmp_path / "cache"
+    env = clean_env(PATH=f"{folder}:{SYSTEM_PATH}", HOME=str(tmp_path), VIRT_EXPOSE_CACHE=str(cache), **PATIENT)
+    exposed, offered = expose_and_complete(sandbox, namespace, tmp_path, env)
+    assert exposed.returncode == 0, exposed.stderr
+    assert "service/running-vm verified: 1 ready endpoint" in exposed.stdout, exposed.stdout
+    assert offered == ["running-vm", "stopped-vm", ":4"]
+    (build,) = cache.iterdir()  # compiled by the interpreter that ran it, for its version only
+    compiled = [marker.name for marker in (build / "app").glob(".compiled-*")]
+    assert compiled == [f".compiled-cpython-{version[0]}{version[1]}"]

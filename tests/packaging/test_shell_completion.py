@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from oc_virt_expose import completion
-from tests.conftest import RunningSandbox
 from tests.packaging.conftest import PATIENT, REPO, SYSTEM_PATH, VENV_BIN, create_vms, kubeconfig_in_namespace
 from tests.packaging.terminal import Terminal
+from tests.sandbox.running import RunningSandbox
 
 COMPLETIONS = REPO / "completions"
 
@@ -168,26 +168,46 @@ def test_kubectl_completes_vm_names(sandbox: RunningSandbox, namespace: str, tmp
     assert result.stdout.splitlines() == ["vm/alpha-vm", "vm/beta-vm", ":4"], result.stderr
 
 
-def test_completion_imports_only_what_it_needs(offline_kubeconfig: Path) -> None:
-    probe = """
-import sys
-from oc_virt_expose.completion import candidates
+# Runs the plugin's console script as the shell does (`oc-virt_expose __complete WORDS`), then writes the
+# names of the loaded modules to PROBE_REPORT, whatever happened: the test reads the candidates from stdout.
+IMPORT_PROBE = """
+import os, sys
+from importlib.metadata import entry_points
+(script,) = entry_points(group="console_scripts", name="oc-virt_expose")
+sys.argv = ["oc-virt_expose", "__complete", *sys.argv[1:]]
 try:
-    candidates(sys.argv[1:])
-except Exception:  # nothing listens at the kubeconfig's server: what was imported is the point
-    pass
-heavy = ("kubernetes", "urllib3", "requests", "shtab", "yaml", "oc_virt_expose.client", "ssl")
-print(" ".join(sorted({name.split(".")[0] if name.split(".")[0] != "oc_virt_expose" else name
-                       for name in sys.modules if name.split(".")[0] in heavy or name in heavy})))
+    code = script.load()()
+finally:
+    with open(os.environ["PROBE_REPORT"], "w") as report:
+        report.write("\\n".join(sys.modules))
+sys.exit(code)
 """
+HEAVY = ("kubernetes", "urllib3", "requests", "shtab", "yaml", "ssl")
 
-    def imported(*words: str) -> set[str]:
-        result = subprocess.run([str(VENV_BIN / "python"), "-c", probe, *words], capture_output=True, text=True,
-                                env={**os.environ, "KUBECONFIG": str(offline_kubeconfig)}, check=True)
-        return set(result.stdout.split())
 
-    assert imported("vm", "x", "--ty") == set()  # flags: the parser only
-    assert imported("") == set()  # TYPE
-    assert imported("--context", "") == {"yaml"}  # the kubeconfig
-    names = imported("vm", "")  # the HTTP client, never the Kubernetes package
-    assert "oc_virt_expose.client" in names and "kubernetes" not in names
+def completed_with_imports(kubeconfig: Path, report: Path, *words: str) -> tuple[list[str], set[str]]:
+    """The candidates offered for `words`, and which of HEAVY (top-level modules) it imported."""
+    result = subprocess.run([str(VENV_BIN / "python"), "-c", IMPORT_PROBE, *words], capture_output=True, text=True,
+                            timeout=30, env={**os.environ, "KUBECONFIG": str(kubeconfig), "PROBE_REPORT": str(report),
+                                             **PATIENT})
+    assert (result.returncode, result.stderr) == (0, ""), result
+    loaded = {name.split(".")[0] for name in report.read_text().split()}
+    return result.stdout.splitlines(), loaded & set(HEAVY)
+
+
+def test_static_completion_imports_only_the_parser_and_the_kubeconfig(offline_kubeconfig: Path,
+                                                                      tmp_path: Path) -> None:
+    report = tmp_path / "modules"
+    assert completed_with_imports(offline_kubeconfig, report, "vm", "x", "--ty") == (["--type"], set())
+    assert completed_with_imports(offline_kubeconfig, report, "") == (["vm", "vmi", "vmirs"], set())
+    assert completed_with_imports(offline_kubeconfig, report, "--context", "") == (["alpha", "beta"], {"yaml"})
+
+
+@pytest.mark.sandbox
+def test_vm_names_come_through_the_plugins_client_never_the_kubernetes_package(
+        sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
+    create_vms(sandbox, namespace, "alpha-vm", "beta-vm")
+    kubeconfig = kubeconfig_in_namespace(sandbox, namespace, tmp_path)
+    offered, loaded = completed_with_imports(kubeconfig, tmp_path / "modules", "vm", "")
+    assert offered == ["alpha-vm", "beta-vm"]
+    assert loaded == {"yaml", "ssl"}  # the kubeconfig, HTTPS to the sandbox; no kubernetes, requests, urllib3

@@ -4,8 +4,8 @@ The archive (built by `tests/packaging/build_dist.py`) holds:
 - `__main__.py` (zipapp_main.py), which puts the cache on sys.path when it is ready and calls `main`;
 - `_virt_expose_start.py` (this), `oc_virt_expose/` and `yaml/` (PyYAML's pure-Python half): the plugin
   and what it imports;
-- `deps.zip` (stored): the rest of the dependency closure, `kubernetes` 35.0.0 and its pure-Python
-  dependencies, ~2,000 files that the plugin's own commands do not import.
+- `deps.zip` (stored): the other dependencies, shtab alone today, which only the generation of completion
+  scripts imports.
 
 Start-up, so that no run but the first compiles anything, even under PYTHONDONTWRITEBYTECODE=1:
 1. site-packages and installed import hooks leave sys.path and sys.meta_path: the bundled copies are the

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime
 import json
 import secrets
-import ssl
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kubernetes import client, config
 
 MARKER_AGENT = "sandbox-audit-marker"
 FLUSH_TIMEOUT = 10.0
@@ -96,24 +96,17 @@ class AuditLog:
 class Marker:
     """Makes a request as the sandbox's admin with a unique user agent (GET /version)."""
 
-    def __init__(self, server: str, ca_file: str, token: str) -> None:
-        self.server, self.token = server, token
-        self.context = ssl.create_default_context(cafile=ca_file)
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path, context: str = "sandbox") -> Marker:
-        config = json.loads(kubeconfig.read_text())  # the sandbox writes its kubeconfig as JSON
-        spec = next(c["context"] for c in config["contexts"] if c["name"] == context)
-        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == spec["cluster"])
-        user = next(u["user"] for u in config["users"] if u["name"] == spec["user"])
-        return cls(cluster["server"], cluster["certificate-authority"], user["token"])
+        return cls(config.new_client_from_config(str(kubeconfig), context=context))
 
     def send(self) -> str:
         agent = f"{MARKER_AGENT}/{secrets.token_hex(8)}"
-        request = urllib.request.Request(f"{self.server}/version", headers={
-            "Authorization": f"Bearer {self.token}", "User-Agent": agent})
-        with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
-            response.read()
+        self.api.user_agent = agent
+        client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=10)
         return agent
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import hashlib
 import json
@@ -65,7 +66,7 @@ MODULES = {
         " -X kubevirt.io/client-go/version.gitTreeState=clean"
         " -X kubevirt.io/client-go/version.buildDate=2025-11-22T23:34:02Z",
     ),
-    # For sandboxes started with --kubevirt-version 1.6 only: `binary()` builds it on first use; build_all
+    # For sandboxes started with --kubevirt-version 1.6 only: `binary()` builds it on first use; `--for test`
     # builds it too, since the suite starts one (tests/e2e/test_sandbox_part2_kubevirt_versions.py).
     "kubevirt-1.6": GoModule(
         HERE / "kubevirt" / "v1.6",
@@ -88,6 +89,21 @@ MODULES = {
 }
 
 
+# What each make target needs (`python -m tests.sandbox.build --for TARGET`): `demo` the programs of one
+# default sandbox (`make demo`, `make sandbox`); `test` every program, since the suite also starts a
+# KubeVirt 1.6 sandbox and runs virtctl and krew (`make test`, `make bench`).
+DEMO = ("kube-sandbox", "virt-controller-1.7", "virt-api-1.7", "kubevirt-manifests-1.7", "kwok")
+TARGETS = {"demo": DEMO, "test": tuple(program for module in MODULES.values() for program in module.programs)}
+# Seconds each program's first build took with an empty Go cache on this project's 2-core machine, shared
+# with other work (`make sandbox-build`, 2026-11-27; the first one fetches most of the modules): shown
+# beside each step so that a newcomer knows what to expect.
+FIRST_BUILD_SECONDS = {
+    "kube-sandbox": 697, "virt-controller-1.7": 251, "virt-api-1.7": 34, "virtctl-1.7": 24,
+    "kubevirt-manifests-1.7": 3, "virt-controller-1.6": 155, "virt-api-1.6": 15, "kubevirt-manifests-1.6": 3,
+    "kwok": 105, "krew": 12, "validate-krew-manifest": 1,
+}
+
+
 def _module_of(program: str) -> GoModule:
     for module in MODULES.values():
         if program in module.programs:
@@ -95,33 +111,49 @@ def _module_of(program: str) -> GoModule:
     raise KeyError(f"no Go module builds {program!r}")
 
 
-def binary(program: str) -> Path:
-    """The path of a built program, building its module's programs first if the cache lacks them."""
+def _cached(program: str) -> Path:
     module = _module_of(program)
-    target = CACHE / module.key
-    built = target / program
+    return CACHE / module.key / program
+
+
+def binary(program: str, step: str = "sandbox:") -> Path:
+    """The path of a built program, building it first if the cache lacks it (`step` starts the progress
+    lines: `[2/5]` from `build`, `sandbox:` when a test or the sandbox asks for it)."""
+    built = _cached(program)
     if built.exists():
         return built
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".lock", "w") as lock:
+    built.parent.mkdir(parents=True, exist_ok=True)
+    with open(built.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another test process may be building the same module
         if not built.exists():
-            _build(module, target)
+            _build(_module_of(program), program, built, step)
     return built
 
 
-def _build(module: GoModule, target: Path) -> None:
-    env = {**os.environ, "CGO_ENABLED": "0", **module.env}
-    for program, package in module.programs.items():
-        started = time.monotonic()
-        print(f"sandbox: building {program} (first run only; cached in {target})", file=sys.stderr)
-        partial = target / f".{program}.partial"
-        command = ["go", "build", "-o", str(partial)]
-        if module.ldflags:
-            command += ["-ldflags", module.ldflags]
-        subprocess.run([*command, package], cwd=module.directory, env=env, check=True)
-        partial.rename(target / program)
-        print(f"sandbox: built {program} in {time.monotonic() - started:.0f}s", file=sys.stderr)
+def elapsed(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _build(module: GoModule, program: str, built: Path, step: str) -> None:
+    """`go build` of one program; Go's own output (module downloads) goes to a log beside it, shown on
+    failure."""
+    started = time.monotonic()
+    expected = FIRST_BUILD_SECONDS.get(program, 60)
+    hint = f"~{round(expected / 60)} min" if expected >= 90 else "under a minute" if expected > 15 else "seconds"
+    print(f"{step} building {program} (first run only, {hint})", file=sys.stderr, flush=True)
+    partial = built.parent / f".{program}.partial"
+    log = built.parent / f"{program}.log"
+    command = ["go", "build", "-o", str(partial), *(["-ldflags", module.ldflags] if module.ldflags else []),
+               module.programs[program]]
+    with open(log, "w") as output:
+        done = subprocess.run(command, cwd=module.directory, env={**os.environ, "CGO_ENABLED": "0", **module.env},
+                              stdout=output, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.stderr.write(log.read_text()[-4000:])
+        raise RuntimeError(f"{step} building {program} failed (exit {done.returncode}); Go's output: {log}")
+    partial.rename(built)
+    print(f"{step} built {program} in {elapsed(time.monotonic() - started)}", file=sys.stderr, flush=True)
 
 
 # Not built: a file taken from a Go module as published (fetched like the modules above, verified by go.sum).
@@ -129,12 +161,18 @@ OPENSHIFT_API = HERE / "tools" / "openshift-api"
 ROUTE_CRD_PATH = "route/v1/zz_generated.crd-manifests/routes.crd.yaml"
 
 
-def route_crd() -> Path:
+def _route_crd_cached() -> Path:
+    digest = hashlib.sha256((OPENSHIFT_API / "go.sum").read_bytes()).hexdigest()[:16]
+    return CACHE / f"openshift-api-{digest}" / "routes.crd.yaml"
+
+
+def route_crd(step: str = "sandbox:") -> Path:
     """The Route CRD (route.openshift.io/v1) of the github.com/openshift/api version that tools/openshift-api
     pins, as MicroShift installs it; downloaded once into the cache."""
-    digest = hashlib.sha256((OPENSHIFT_API / "go.sum").read_bytes()).hexdigest()[:16]
-    target = CACHE / f"openshift-api-{digest}" / "routes.crd.yaml"
+    target = _route_crd_cached()
     if not target.exists():
+        print(f"{step} fetching the Route CRD (github.com/openshift/api, first run only)", file=sys.stderr,
+              flush=True)
         download = subprocess.run(["go", "mod", "download", "-json", "github.com/openshift/api"], cwd=OPENSHIFT_API,
                                   check=True, capture_output=True, text=True)
         source = Path(json.loads(download.stdout)["Dir"]) / ROUTE_CRD_PATH
@@ -145,12 +183,32 @@ def route_crd() -> Path:
     return target
 
 
-def build_all() -> None:
-    for module in MODULES.values():
-        for program in module.programs:
-            binary(program)
-    route_crd()
+def build(target: str) -> None:
+    """Build what `target` needs, numbering the steps still to do (a warm cache prints nothing)."""
+    missing = [program for program in TARGETS[target] if not _cached(program).exists()]
+    route_missing = not _route_crd_cached().exists()
+    steps = len(missing) + route_missing
+    started = time.monotonic()
+    for index, program in enumerate(missing, 1):
+        binary(program, step=f"[{index}/{steps}]")
+    if route_missing:
+        route_crd(step=f"[{steps}/{steps}]")
+    if steps:
+        print(f"sandbox: {steps} steps done in {elapsed(time.monotonic() - started)} (cached in {CACHE})",
+              file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.sandbox.build", description=__doc__)
+    parser.add_argument("--for", dest="target", choices=sorted(TARGETS), default="test",
+                        help="demo: one default sandbox (make demo, make sandbox); test: everything (default)")
+    try:
+        build(parser.parse_args(argv).target)
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    build_all()
+    sys.exit(main())

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conftest import start_sandbox
+from tests.sandbox.running import SandboxKind, start_sandbox
 
 BIN = Path(sys.executable).parent
 SCENARIOS = [
@@ -41,7 +41,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="virt-expose-demo-") as directory:
         print("Starting the sandbox cluster (real Kubernetes v1.37.2 and KubeVirt v1.7.0; see README.md)...",
               file=sys.stderr, flush=True)
-        sandbox = start_sandbox(Path(directory), "ipv4", "demo")
+        sandbox = start_sandbox(Path(directory), SandboxKind(seed="demo"))
         env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
         try:
             failures = [command for title, command in SCENARIOS if show(title, command, env) != 0]

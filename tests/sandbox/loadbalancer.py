@@ -28,7 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Union
 
-from tests.sandbox.kubeapi import Api, ApiError, DelayQueue, Informer, key_of, record_event
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.sandbox.informer import TRANSIENT, DelayQueue, Informer, api_client, key_of, raw, record_event
 
 LOG = logging.getLogger("load-balancer")
 POOLS = {"IPv4": "198.51.100.0/24", "IPv6": "2001:db8:1::/64"}
@@ -125,14 +128,14 @@ def requested_ips(service: dict[str, Any]) -> dict[str, str]:
 
 
 class LoadBalancerController:
-    def __init__(self, api: Api, delay: float, pools: dict[str, str]) -> None:
-        self.api, self.delay = api, delay
+    def __init__(self, api: client.ApiClient, delay: float, pools: dict[str, str]) -> None:
+        self.api, self.core, self.delay = api, client.CoreV1Api(api), delay
         self.allocator = Allocator(pools)
         self.queue = DelayQueue()
         self.failures: dict[str, str] = {}  # key -> last AllocationFailed message, to report each once
-        self.services = Informer(api, "/api/v1/services", self.on_service, on_list=self.adopt)
-        switch_path = f"/api/v1/namespaces/{NAMESPACE}/configmaps?fieldSelector=metadata.name%3D{SWITCH}"
-        self.switch = Informer(api, switch_path, self.on_switch)
+        self.services = Informer(self.on_service, self.core.list_service_for_all_namespaces, on_list=self.adopt)
+        self.switch = Informer(self.on_switch, self.core.list_namespaced_config_map, NAMESPACE,
+                               field_selector=f"metadata.name={SWITCH}")
         self.was_enabled = True
         self.lock = threading.Lock()  # the allocator: the worker's, and the informer's when it (re)lists
 
@@ -168,8 +171,8 @@ class LoadBalancerController:
     def enabled(self) -> bool:
         """Read now, not from the watch: whoever switched it off before creating a Service is obeyed."""
         try:
-            config_map = self.api.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{SWITCH}")
-        except ApiError as error:
+            config_map = raw(self.core.read_namespaced_config_map(SWITCH, NAMESPACE, _preload_content=False))
+        except ApiException as error:
             if error.status == 404:
                 return True
             raise
@@ -188,7 +191,7 @@ class LoadBalancerController:
             try:
                 with self.lock:
                     self.reconcile(key)
-            except (ApiError, OSError) as error:
+            except TRANSIENT as error:
                 LOG.warning("%s: %s; again in 1s", key, error)
                 self.queue.add(key, 1.0)
 
@@ -245,8 +248,9 @@ class LoadBalancerController:
         updated = {**service, "status": {**(service.get("status") or {}),
                                          "loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
         try:
-            self.api.request("PUT", f"/api/v1/namespaces/{meta['namespace']}/services/{meta['name']}/status", updated)
-        except ApiError as error:
+            self.core.replace_namespaced_service_status(meta["name"], meta["namespace"], updated,
+                                                        _preload_content=False)
+        except ApiException as error:
             if error.status in (404, 409):  # gone, or changed: the watch brings the news
                 return
             raise
@@ -261,9 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=DEFAULT_DELAY, help="seconds before an address is given")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    api = Api.from_kubeconfig(args.kubeconfig, COMPONENT)
     threading.current_thread().name = COMPONENT
-    LoadBalancerController(api, args.delay, POOLS).run(args.ready_file)
+    LoadBalancerController(api_client(args.kubeconfig, COMPONENT), args.delay, POOLS).run(args.ready_file)
     return 0
 
 

@@ -29,7 +29,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.sandbox.kubeapi import Api, ApiError, DelayQueue, Informer, key_of, now_rfc3339
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.sandbox.informer import TRANSIENT, DelayQueue, Informer, api_client, key_of, now_rfc3339, raw
 
 LOG = logging.getLogger("router")
 DOMAIN = "apps.sandbox.example"
@@ -39,7 +42,7 @@ SERVICE_ACCOUNT = "router"
 COMPONENT = "sandbox-router"
 WEBHOOK_PATH = "/route-host-assignment"
 HOST_GENERATED = "openshift.io/host.generated"
-ROUTES = "/apis/route.openshift.io/v1/routes"
+GROUP, VERSION, ROUTES = "route.openshift.io", "v1", "routes"
 
 
 def generated_host(route: dict[str, Any], domain: str) -> str:
@@ -56,7 +59,7 @@ def exposed_host(route: dict[str, Any], domain: str) -> str:
 
 # -- host assignment (the admission step) -----------------------------------------------------------------
 
-def may_set_host(api: Api, request: dict[str, Any], verb: str) -> bool:
+def may_set_host(api: client.ApiClient, request: dict[str, Any], verb: str) -> bool:
     """A SubjectAccessReview for `verb` on routes/custom-host, for the user of the admission request."""
     user = request.get("userInfo") or {}
     review = {
@@ -67,7 +70,7 @@ def may_set_host(api: Api, request: dict[str, Any], verb: str) -> bool:
                                         "group": "route.openshift.io", "resource": "routes",
                                         "subresource": "custom-host"}},
     }
-    answer = api.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    answer = raw(client.AuthorizationV1Api(api).create_subject_access_review(review, _preload_content=False))
     return bool((answer.get("status") or {}).get("allowed"))
 
 
@@ -90,7 +93,7 @@ def host_patch(route: dict[str, Any], domain: str) -> list[dict[str, Any]]:
     return patch
 
 
-def admit(api: Api, request: dict[str, Any], domain: str) -> dict[str, Any]:
+def admit(api: client.ApiClient, request: dict[str, Any], domain: str) -> dict[str, Any]:
     """The admission response (without uid) for a Route CREATE or UPDATE."""
     route = request["object"]
     spec = route.get("spec") or {}
@@ -117,7 +120,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
         request = review["request"]
         try:
             response = admit(self.server.api, request, self.server.domain)
-        except (ApiError, OSError) as error:
+        except TRANSIENT as error:
             LOG.warning("admission of %s failed: %s", request.get("name"), error)
             response = {"allowed": False, "status": {"code": 500, "message": f"route host assignment: {error}"}}
         body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
@@ -135,7 +138,7 @@ class WebhookHandler(BaseHTTPRequestHandler):
 class WebhookServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, cert: Path, key: Path, api: Api, domain: str) -> None:
+    def __init__(self, port: int, cert: Path, key: Path, api: client.ApiClient, domain: str) -> None:
         super().__init__(("127.0.0.1", port), WebhookHandler)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert), str(key))
@@ -172,11 +175,11 @@ def admitted_condition(claimed_by: dict[str, Any] | None, host: str) -> dict[str
 
 
 class Router:
-    def __init__(self, api: Api, domain: str) -> None:
-        self.api, self.domain = api, domain
+    def __init__(self, api: client.ApiClient, domain: str) -> None:
+        self.routes_api, self.domain = client.CustomObjectsApi(api), domain
         self.queue = DelayQueue()
         self.hosts: dict[str, str] = {}  # the host each Route exposed when last seen
-        self.routes = Informer(api, ROUTES, self.on_route)
+        self.routes = Informer(self.on_route, self.routes_api.list_cluster_custom_object, GROUP, VERSION, ROUTES)
 
     def on_route(self, kind: str, route: dict[str, Any]) -> None:
         """A Route's change may decide the other claimants of the host it had and of the one it has."""
@@ -198,7 +201,7 @@ class Router:
             key = self.queue.get()
             try:
                 self.reconcile(key)
-            except (ApiError, OSError) as error:
+            except TRANSIENT as error:
                 LOG.warning("%s: %s; again in 1s", key, error)
                 self.queue.add(key, 1.0)
 
@@ -232,9 +235,9 @@ class Router:
         meta = route["metadata"]
         updated = {**route, "status": {**(route.get("status") or {}), "ingress": ingress}}
         try:
-            self.api.request("PUT", f"/apis/route.openshift.io/v1/namespaces/{meta['namespace']}/routes/"
-                                    f"{meta['name']}/status", updated)
-        except ApiError as error:
+            self.routes_api.replace_namespaced_custom_object_status(GROUP, VERSION, meta["namespace"], ROUTES,
+                                                                    meta["name"], updated, _preload_content=False)
+        except ApiException as error:
             if error.status in (404, 409):
                 return
             raise
@@ -251,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, help="touched once the webhook serves and routes are listed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    api = Api.from_kubeconfig(args.kubeconfig, COMPONENT)
+    api = api_client(args.kubeconfig, COMPONENT)
     webhook = WebhookServer(args.webhook_port, args.cert, args.key, api, args.domain)
     threading.Thread(target=webhook.serve_forever, name="webhook", daemon=True).start()
     Router(api, args.domain).run(args.ready_file)

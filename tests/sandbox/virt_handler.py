@@ -17,21 +17,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.sandbox.informer import Informer, api_client, raw
 from tests.sandbox.migration import MigrationPlayer
 
 LOG = logging.getLogger("virt-handler")
 GROUP, VERSION, VMIS = "kubevirt.io", "v1", "virtualmachineinstances"
 EXITED_ANNOTATION = "sandbox.virt-expose.io/exited"
-# Its own user agent (the Python client's default is any Python program's), so that tests counting
-# requests in the audit log (tests/sandbox/audit.py) can tell the simulation's requests from theirs.
 USER_AGENT = "sandbox-virt-handler (simulated)"
 FINAL_PHASES = {"Succeeded", "Failed"}
 
@@ -90,7 +89,7 @@ class VirtHandler:
         selector = f"kubevirt.io/created-by={vmi['metadata']['uid']}"
         found = self.pods.list_namespaced_pod(vmi["metadata"]["namespace"], label_selector=selector,
                                               _preload_content=False)
-        return list(json.loads(found.data)["items"])
+        return list(raw(found)["items"])
 
     def finish_pod(self, pod: dict) -> None:
         """The launcher's process exits once its domain is gone; kwok (the kubelet) then finishes the pod."""
@@ -162,34 +161,21 @@ class VirtHandler:
             if pod.get("status", {}).get("phase") == "Running":
                 self.finish_pod(pod)
 
+    def on_vmi(self, kind: str, vmi: dict) -> None:
+        if kind != "DELETED":
+            self.handle_safely(vmi)
+
     def run(self) -> None:
-        """List, then watch from that version; start over when the version is too old (410)."""
-        while True:
-            listed = self.vmis.list_cluster_custom_object(GROUP, VERSION, VMIS)
-            for vmi in listed["items"]:
-                self.handle_safely(vmi)
-            stream = watch.Watch().stream(self.vmis.list_cluster_custom_object, GROUP, VERSION, VMIS,
-                                          resource_version=listed["metadata"]["resourceVersion"],
-                                          timeout_seconds=300)
-            try:
-                for event in stream:
-                    if event["type"] in ("ADDED", "MODIFIED"):
-                        self.handle_safely(event["object"])
-            except ApiException as error:
-                if error.status != 410:
-                    raise
+        Informer(self.on_vmi, self.vmis.list_cluster_custom_object, GROUP, VERSION, VMIS).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kubeconfig", required=True, help="the kubevirt-handler ServiceAccount's")
-    parser.add_argument("--observer-kubeconfig", required=True, help="reads and annotates launcher pods")
+    parser.add_argument("--kubeconfig", type=Path, required=True, help="the kubevirt-handler ServiceAccount's")
+    parser.add_argument("--observer-kubeconfig", type=Path, required=True, help="reads and annotates launcher pods")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
-    handler = config.new_client_from_config(config_file=args.kubeconfig)
-    observer = config.new_client_from_config(config_file=args.observer_kubeconfig)
-    handler.user_agent = observer.user_agent = USER_AGENT
-    VirtHandler(handler, observer).run()
+    VirtHandler(api_client(args.kubeconfig, USER_AGENT), api_client(args.observer_kubeconfig, USER_AGENT)).run()
     return 0
 
 

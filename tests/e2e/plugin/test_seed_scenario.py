@@ -7,19 +7,15 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import RequestCounter, RunningSandbox
-from tests.e2e.conftest import (
-    SEED_NAMESPACE,
-    create_vm,
-    seed_document,
-    service_or_none,
-    template_labels,
-)
+from tests.e2e.plugin_runs import SEED_FLAGS
+from tests.e2e.workloads import create_vm, service_or_none, template_labels
+from tests.sandbox.audit import RequestCounter
+from tests.sandbox.manifests import SEED_NAMESPACE, seed_document
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 
-SEED_COMMAND = ("vm", "example-vm", "--name", "example-service", "--selector", "special=key",
-                "--type", "NodePort", "--port", "80", "--target-port", "9376", "--node-port", "30000")
+SEED_COMMAND = ("vm", "example-vm", *SEED_FLAGS)
 SEED_REQUESTS = ["GET virtualmachines", "GET services", "LIST networkpolicies", "POST services",
                  "PATCH virtualmachines", "LIST nodes"]
 

@@ -4,13 +4,11 @@ creation (with the custom-host permission check), and the `default` router admit
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import RunningSandbox
 from tests.sandbox.router import age
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -34,14 +32,6 @@ def wait_admitted(sandbox: RunningSandbox, namespace: str, name: str, status: st
     sandbox.kubectl("wait", f"route/{name}", f"--for=jsonpath={{.status.ingress[0].conditions[0].status}}={status}",
                     "--timeout=15s", namespace=namespace)
     return sandbox.get("route", name, namespace=namespace)
-
-
-@pytest.fixture
-def other_namespace(sandbox: RunningSandbox) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    sandbox.kubectl("create", "namespace", name)
-    yield name
-    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def test_route_without_host_gets_one_at_creation_and_is_admitted(sandbox: RunningSandbox, namespace: str) -> None:

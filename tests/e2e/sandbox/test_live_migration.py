@@ -3,38 +3,19 @@ virt-handler plays source and target, the source launcher finishes; the VMI keep
 
 from __future__ import annotations
 
-import secrets
-import time
-
 import pytest
-import yaml
-from kubernetes import client, config, watch
 
-from tests.conftest import RunningSandbox
-from tests.e2e.test_sandbox import launcher_pod, vm_manifest, wait_endpoint, wait_vm_ready
+from tests.e2e.workloads import create_vm, launcher_pod, migrate, wait_for_endpoints, wait_for_sole_endpoint
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 
 
 def start_vm(sandbox: RunningSandbox, namespace: str, name: str, container_disk: str | None = None) -> dict:
-    manifest = yaml.safe_load(vm_manifest(name))
-    if container_disk:  # as the demo seed's VMs boot; the target pod needs the image's digest (imageID)
-        spec = manifest["spec"]["template"]["spec"]
-        spec["domain"]["devices"]["disks"] = [{"name": "containerdisk", "disk": {"bus": "virtio"}}]
-        spec["volumes"] = [{"name": "containerdisk", "containerDisk": {"image": container_disk}}]
-    sandbox.apply(manifest, namespace)
-    wait_vm_ready(sandbox, namespace, name)
+    """A running VM labelled `app: NAME` on its template; its VMI."""
+    create_vm(sandbox, namespace, vm_manifest(name, template_labels={"app": name}, container_disk=container_disk))
     return sandbox.get("vmi", name, namespace=namespace)
-
-
-def migrate(sandbox: RunningSandbox, namespace: str, vmi: str) -> dict:
-    """Creates a VirtualMachineInstanceMigration, as `virtctl migrate` does, and waits for Succeeded."""
-    name = f"{vmi}-{secrets.token_hex(3)}"
-    sandbox.apply({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
-                   "metadata": {"name": name}, "spec": {"vmiName": vmi}}, namespace)
-    sandbox.kubectl("wait", f"vmim/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=60s",
-                    namespace=namespace)
-    return sandbox.get("vmim", name, namespace=namespace)
 
 
 def pod(sandbox: RunningSandbox, namespace: str, name: str) -> dict:
@@ -44,7 +25,7 @@ def pod(sandbox: RunningSandbox, namespace: str, name: str) -> dict:
 def assert_migrated(sandbox: RunningSandbox, namespace: str, before: dict, old_pod: dict) -> dict:
     """The VMI is the same object, now on the target pod's node with its addresses; the old pod finished."""
     vmi = sandbox.get("vmi", before["metadata"]["name"], namespace=namespace)
-    new_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["uid"])
+    new_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["name"])
     assert vmi["metadata"]["uid"] == before["metadata"]["uid"]
     assert vmi["status"]["phase"] == "Running"
     assert new_pod["metadata"]["uid"] != old_pod["metadata"]["uid"]
@@ -63,20 +44,21 @@ def test_migration_moves_the_service_endpoint_to_the_new_pod(sandbox: RunningSan
     vmi = start_vm(sandbox, namespace, "web")
     sandbox.kubectl("create", "service", "clusterip", "web", "--tcp=80:8080", namespace=namespace)
     sandbox.kubectl("set", "selector", "service", "web", "app=web", namespace=namespace)
-    old_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["uid"])
-    wait_endpoint(sandbox, namespace, "web", old_pod["metadata"]["name"])
+    old_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["name"])
+    wait_for_sole_endpoint(sandbox, namespace, "web", old_pod["metadata"]["name"])
 
     migration = migrate(sandbox, namespace, "web")
     new_pod = assert_migrated(sandbox, namespace, vmi, old_pod)
     assert migration["status"]["migrationState"]["targetPod"] == new_pod["metadata"]["name"]
     assert new_pod["metadata"]["labels"]["kubevirt.io/migrationJobUID"] == migration["metadata"]["uid"]
-    assert wait_endpoints(sandbox, namespace, "web", {new_pod["metadata"]["name"]: True})
+    expected = {new_pod["metadata"]["name"]: True}
+    assert wait_for_endpoints(sandbox, namespace, "web", lambda found: found == expected, timeout=60) == expected
     sandbox.kubectl("wait", "vm/web", "--for=condition=Ready", "--timeout=30s", namespace=namespace)
 
 
 def test_target_pod_takes_the_vmi_labels_not_the_old_pod_labels(sandbox: RunningSandbox, namespace: str) -> None:
     vmi = start_vm(sandbox, namespace, "labelled")
-    old_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["uid"])
+    old_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["name"])
     sandbox.kubectl("label", "vmi", "labelled", "on-vmi=kept", namespace=namespace)
     sandbox.kubectl("label", "pod", old_pod["metadata"]["name"], "on-pod-only=lost", namespace=namespace)
 
@@ -90,7 +72,7 @@ def test_target_pod_takes_the_vmi_labels_not_the_old_pod_labels(sandbox: Running
 
 def test_two_migrations_in_a_row(sandbox: RunningSandbox, namespace: str) -> None:
     vmi = start_vm(sandbox, namespace, "traveller", container_disk="quay.io/containerdisks/fedora:41")
-    first_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["uid"])
+    first_pod = launcher_pod(sandbox, namespace, vmi["metadata"]["name"])
 
     migrate(sandbox, namespace, "traveller")
     second_pod = assert_migrated(sandbox, namespace, vmi, first_pod)
@@ -105,22 +87,3 @@ def test_two_migrations_in_a_row(sandbox: RunningSandbox, namespace: str) -> Non
     assert disk_images[1] == disk_images[2] and disk_images[1].startswith("quay.io/containerdisks/fedora@sha256:")
     migrations = sandbox.get("vmim", namespace=namespace)["items"]
     assert [m["status"]["phase"] for m in migrations] == ["Succeeded", "Succeeded"]
-
-
-def wait_endpoints(sandbox: RunningSandbox, namespace: str, service: str, expected: dict[str, bool],
-                   timeout: float = 60) -> bool:
-    """Waits, by a watch on the Service's EndpointSlices, until their endpoints are exactly `expected`
-    (pod name -> ready)."""
-    api = client.DiscoveryV1Api(config.new_client_from_config(str(sandbox.kubeconfig)))
-    selector = f"kubernetes.io/service-name={service}"
-    deadline = time.monotonic() + timeout
-    while True:
-        listed = api.list_namespaced_endpoint_slice(namespace, label_selector=selector)
-        endpoints = {e.target_ref.name: bool(e.conditions.ready) for s in listed.items for e in s.endpoints or []}
-        if endpoints == expected:
-            return True
-        remaining = int(deadline - time.monotonic())
-        assert remaining > 0, f"endpoints of {service}: {endpoints}, expected {expected}"
-        for _ in watch.Watch().stream(api.list_namespaced_endpoint_slice, namespace, label_selector=selector,
-                                      resource_version=listed.metadata.resource_version, timeout_seconds=remaining):
-            break  # a change: list again

@@ -7,19 +7,12 @@ import datetime
 
 import pytest
 
-from tests.conftest import RunningSandbox
-from tests.sandbox.fixtures_infra import with_start_delay
+from tests.e2e.sandbox_infrastructure import with_start_delay
 from tests.sandbox.infrastructure import START_DELAY_ANNOTATION
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
-
-
-def vm(name: str) -> dict:
-    template = {"spec": {"domain": {"devices": {"interfaces": [{"name": "default", "masquerade": {}}]},
-                                    "resources": {"requests": {"memory": "128Mi"}}},
-                         "networks": [{"name": "default", "pod": {}}]}}
-    return {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": name},
-            "spec": {"runStrategy": "Always", "template": template}}
 
 
 def stamp(text: str) -> datetime.datetime:
@@ -27,7 +20,7 @@ def stamp(text: str) -> datetime.datetime:
 
 
 def test_template_annotation_delays_the_launcher_pod(sandbox: RunningSandbox, namespace: str) -> None:
-    sandbox.apply(with_start_delay(vm("slow"), 3.0), namespace)
+    sandbox.apply(with_start_delay(vm_manifest("slow"), 3.0), namespace)
     sandbox.kubectl("wait", "vm/slow", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
     uid = sandbox.get("vmi", "slow", namespace=namespace)["metadata"]["uid"]
     [pod] = sandbox.get("pods", "-l", f"kubevirt.io/created-by={uid}", namespace=namespace)["items"]

@@ -9,17 +9,16 @@ import subprocess
 
 import pytest
 
-from tests.conftest import VENV_BIN, RunningSandbox
-from tests.e2e.conftest import (
+from tests.e2e.workloads import (
     as_if_before_kubevirt_1_7,
     create_vm,
     launcher_pod,
     ready_endpoint_pods,
-    seed_document,
     service_or_none,
     template_labels,
-    vm_manifest,
 )
+from tests.sandbox.manifests import seed_document, vm_manifest
+from tests.sandbox.running import VENV_BIN, RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

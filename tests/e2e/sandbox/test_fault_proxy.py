@@ -11,11 +11,10 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import VENV_BIN, RunningSandbox
-from tests.sandbox.fixtures_infra import FAULTS_CONTEXT, FaultProxy
+from tests.e2e.sandbox_infrastructure import FAULTS_CONTEXT, FaultProxy
+from tests.sandbox.running import VENV_BIN, RunningSandbox
 
 pytestmark = pytest.mark.sandbox
-pytest_plugins = ["tests.sandbox.fixtures_infra"]
 
 
 def raw_get(proxy: FaultProxy, path: str, token: str | None = None,

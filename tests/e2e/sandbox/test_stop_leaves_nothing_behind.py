@@ -1,18 +1,34 @@
-"""The sandbox leaves nothing behind: no process, port, folder or kubeconfig, whether stopped or killed."""
+"""The sandbox leaves nothing behind: no process, port, folder or kubeconfig, whether stopped or killed.
+
+Each test stops a sandbox of its own; the two are launched at once, so that they start side by side."""
 
 from __future__ import annotations
 
 import re
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import start_sandbox
+from tests.sandbox.running import SandboxKind, StartingSandbox
 
 pytestmark = pytest.mark.sandbox
+SIGNALS = (signal.SIGTERM, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, StartingSandbox]]:
+    """A sandbox for each signal (no seed), launched together."""
+    root = tmp_path_factory.mktemp("stopped")
+    starting = {signum: StartingSandbox(root / signum.name, SandboxKind(seed="empty")) for signum in SIGNALS}
+    yield starting
+    for sandbox in starting.values():  # a test that failed before its signal
+        if sandbox.process.poll() is None:
+            sandbox.process.terminate()
+            sandbox.process.wait(60)
 
 
 def listening_ports(processes: list[psutil.Process]) -> set[tuple[str, int]]:
@@ -31,8 +47,8 @@ def is_open(address: tuple[str, int]) -> bool:
 
 
 @pytest.mark.parametrize("signum, exit_code", [(signal.SIGTERM, 0), (signal.SIGKILL, -signal.SIGKILL)])
-def test_nothing_left_behind(tmp_path: Path, signum: int, exit_code: int) -> None:
-    sandbox = start_sandbox(tmp_path, "ipv4", "empty")
+def test_nothing_left_behind(launched: dict[int, StartingSandbox], signum: int, exit_code: int) -> None:
+    sandbox = launched[signum].wait()
     workdir = Path(re.search(r"work folder (\S+)", sandbox.log.read_text()).group(1))
     descendants = psutil.Process(sandbox.process.pid).children(recursive=True)
     ports = listening_ports(descendants)

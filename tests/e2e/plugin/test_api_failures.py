@@ -1,6 +1,7 @@
-"""Issue 6's "Bad input and failures" end to end, against the real API server (and its fault proxy): each
-failure is one line with the right exit code and no traceback, and nothing is left half-done without saying
-so and saying that re-running the same command finishes the job."""
+"""Failures of the cluster and of the way to it, against the real API server (and its fault proxy): refused
+credentials and rights, a refused Service, no answer or no trusted one, server errors after a write. Each is
+one line with the right exit code and no traceback, and nothing is left half-done without saying so and
+saying that re-running the same command finishes the job."""
 
 from __future__ import annotations
 
@@ -9,36 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningSandbox
-from tests.e2e.conftest import (
-    SEED_NAMESPACE,
-    Result,
-    create_vm,
-    run_plugin,
-    seed_document,
-    service_or_none,
-    template_labels,
-    vm_manifest,
-)
-from tests.sandbox.fixtures_infra import FAULTS_CONTEXT, FaultProxy
+from tests.e2e.plugin_runs import SEED_FLAGS, one_error_line, run_plugin
+from tests.e2e.sandbox_infrastructure import FAULTS_CONTEXT, FaultProxy
+from tests.e2e.workloads import create_vm, service_or_none, template_labels
+from tests.sandbox.manifests import SEED_NAMESPACE, seed_document, vm_manifest
 from tests.sandbox.pki import CertificateAuthority
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
-pytest_plugins = ["tests.sandbox.fixtures_infra"]
 
-SEED_FLAGS = ("--name", "example-service", "--selector", "special=key", "--type", "NodePort", "--port", "80",
-              "--target-port", "9376", "--node-port", "30000")
 CLUSTER_IP_FLAGS = ("--name", "example-service", "--selector", "special=key", "--port", "80", "--target-port",
                     "9376")  # the seed's flags without its node port, which is one for the whole cluster
 RE_RUN = "re-running the same command finishes the job"
-
-
-def one_error_line(result: Result, code: int = 1) -> str:
-    assert result.code == code, result
-    assert "Traceback" not in result.stderr, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result
-    return lines[0]
 
 
 def server_of(sandbox: RunningSandbox, context: str = "sandbox") -> str:
@@ -128,6 +111,11 @@ def test_tls_verification_failure_is_one_line_and_insecure_skip_tls_verify_works
                           "--insecure-skip-tls-verify", env=env)
     assert insecure.code == 0, insecure
     assert service_or_none(sandbox, SEED_NAMESPACE, "example-vm") is None  # a dry run
+
+
+def test_connection_refused_is_one_line(virt_expose) -> None:
+    result = virt_expose("vm", "example-vm", "--port", "80", "--server", "https://127.0.0.1:1")
+    assert "refused" in one_error_line(result)
 
 
 def test_timeout_is_one_line(sandbox: RunningSandbox, fault_proxy: FaultProxy) -> None:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import RunningSandbox, SandboxPool, start_sandbox
-from tests.sandbox.fixtures_infra import LoadBalancerSwitch, infrastructure_info, wait_for_event
+from tests.e2e.sandbox_infrastructure import LoadBalancerSwitch, infrastructure_info, wait_for_event
 from tests.sandbox.loadbalancer import POOLS, SERVICE_ACCOUNT
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
-pytest_plugins = ["tests.sandbox.fixtures_infra"]
 
 CONTROLLER = f"system:serviceaccount:sandbox-infra:{SERVICE_ACCOUNT}"
 
@@ -123,18 +119,8 @@ def test_switched_off_services_stay_pending_until_switched_on(sandbox: RunningSa
     assert in_pool(ip, "IPv4")
 
 
-@pytest.fixture
-def dual_namespace(sandboxes: SandboxPool) -> Iterator[tuple[RunningSandbox, str]]:
-    sandbox = sandboxes.get("dual")
-    name = f"t-{secrets.token_hex(4)}"
-    sandbox.kubectl("create", "namespace", name)
-    yield sandbox, name
-    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def test_dual_stack_service_gets_one_address_per_family_in_its_order(
-        dual_namespace: tuple[RunningSandbox, str]) -> None:
-    sandbox, namespace = dual_namespace
+@pytest.mark.sandbox(stack="dual")
+def test_dual_stack_service_gets_one_address_per_family_in_its_order(sandbox: RunningSandbox, namespace: str) -> None:
     sandbox.apply(load_balancer_service("both", families=["IPv6", "IPv4"]), namespace)
     sandbox.kubectl("wait", "service/both", "--for=jsonpath={.status.loadBalancer.ingress[1].ip}", "--timeout=15s",
                     namespace=namespace)
@@ -142,16 +128,14 @@ def test_dual_stack_service_gets_one_address_per_family_in_its_order(
     assert in_pool(ipv6, "IPv6") and in_pool(ipv4, "IPv4")
 
 
-def test_no_load_balancer_sandbox_runs_no_provider(tmp_path: Path) -> None:
-    sandbox = start_sandbox(tmp_path, "ipv4", "empty", "--no-load-balancer")
-    try:
-        assert not infrastructure_info(sandbox).load_balancer
-        commands = [" ".join(p.cmdline()) for p in psutil.Process(sandbox.process.pid).children(recursive=True)]
-        assert not [c for c in commands if "tests.sandbox.loadbalancer" in c]
-        assert [c for c in commands if "tests.sandbox.router" in c]  # the rest of the infrastructure runs
-        sandbox.apply(load_balancer_service("pending"), "example-namespace")
-        waited = sandbox.kubectl("wait", "service/pending", "--for=jsonpath={.status.loadBalancer.ingress}",
-                                 "--timeout=2s", namespace="example-namespace", check=False)
-        assert waited.returncode != 0 and "timed out" in waited.stderr
-    finally:
-        assert sandbox.stop() == 0
+@pytest.mark.sandbox(load_balancer=False)
+def test_no_load_balancer_sandbox_runs_no_provider(sandbox: RunningSandbox, namespace: str) -> None:
+    """(That it stops cleanly, exit code 0, the pool checks for every sandbox: tests/sandbox/pool.py.)"""
+    assert not infrastructure_info(sandbox).load_balancer
+    commands = [" ".join(p.cmdline()) for p in psutil.Process(sandbox.process.pid).children(recursive=True)]
+    assert not [c for c in commands if "tests.sandbox.loadbalancer" in c]
+    assert [c for c in commands if "tests.sandbox.router" in c]  # the rest of the infrastructure runs
+    sandbox.apply(load_balancer_service("pending"), namespace)
+    waited = sandbox.kubectl("wait", "service/pending", "--for=jsonpath={.status.loadBalancer.ingress}",
+                             "--timeout=2s", namespace=namespace, check=False)
+    assert waited.returncode != 0 and "timed out" in waited.stderr

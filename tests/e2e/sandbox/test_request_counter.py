@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningSandbox
 from tests.sandbox.audit import Request, RequestCounter
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from kubernetes import client, config
 
-from tests.conftest import RunningSandbox
 from tests.sandbox.audit import RequestCounter
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

@@ -1,35 +1,28 @@
-"""Fixtures and helpers for tests that use the sandbox's simulated infrastructure (tests/sandbox/
-infrastructure.py): the fault proxy, the load balancer's switch, the pod start delay, Routes.
+"""The sandbox's simulated infrastructure (tests/sandbox/infrastructure.py) as tests drive it: the fault proxy,
+the load balancer's switch, the pod start delay, Events. The fixtures on them are in tests/e2e/conftest.py.
 
-Use them from a test module with `pytest_plugins = ["tests.sandbox.fixtures_infra"]`:
-- `fault_proxy` (FaultProxy): the proxy in front of the default sandbox's API server, its rules cleared
-  before and after the test; `fault_proxy.kubectl(...)` goes through it (context `faults`).
-- `load_balancer` (LoadBalancerSwitch): the default sandbox's provider, switched on again after the test;
-  `no_load_balancer`: the same, switched off for the test (LoadBalancer Services stay pending).
+- `FaultProxy`: the proxy in front of a sandbox's API server; `fault_proxy.kubectl(...)` goes through it
+  (context `faults`).
+- `LoadBalancerSwitch`: a sandbox's provider, switched on and off at run time.
 - `with_start_delay(vm, seconds)`: a VM manifest whose launcher pods start (get their IPs, run, turn
   Ready) only `seconds` after they are created.
 - `wait_for_event(sandbox, namespace, name, reason)`: the message of the first such Event, by watching.
-
-PYTEST_DONT_REWRITE: test modules import helpers from here before pytest would load it as a plugin.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from kubernetes import client, watch
 
-from tests.conftest import VENV_BIN, RunningSandbox
 from tests.sandbox.fault_control import FaultProxyClient
 from tests.sandbox.infrastructure import INFO, NAMESPACE, START_DELAY_ANNOTATION
 from tests.sandbox.loadbalancer import SWITCH
+from tests.sandbox.running import RunningSandbox
 
 FAULTS_CONTEXT = "faults"  # the kubeconfig context through the fault proxy (the admin's token)
 
@@ -66,14 +59,6 @@ class FaultProxy(FaultProxyClient):
         return self.sandbox.kubectl(*args, context=FAULTS_CONTEXT, **kwargs)
 
 
-@pytest.fixture
-def fault_proxy(sandbox: RunningSandbox) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(sandbox)
-    proxy.clear()
-    yield proxy
-    proxy.clear()
-
-
 class LoadBalancerSwitch:
     """The run-time switch of a sandbox's load-balancer provider (read by it at each decision)."""
 
@@ -95,19 +80,6 @@ class LoadBalancerSwitch:
         self.set(False)
 
 
-@pytest.fixture
-def load_balancer(sandbox: RunningSandbox) -> Iterator[LoadBalancerSwitch]:
-    switch = LoadBalancerSwitch(sandbox)
-    yield switch
-    switch.on()
-
-
-@pytest.fixture
-def no_load_balancer(load_balancer: LoadBalancerSwitch) -> LoadBalancerSwitch:
-    load_balancer.off()
-    return load_balancer
-
-
 def with_start_delay(vm: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The VM manifest with its template annotated so that its launcher pods start `seconds` late (kwok's
     pod-start Stage reads the pod's annotation as a Go duration; KubeVirt copies VMI annotations to the pod)."""
@@ -117,24 +89,18 @@ def with_start_delay(vm: dict[str, Any], seconds: float) -> dict[str, Any]:
     return vm
 
 
-def wait_for_event(sandbox: RunningSandbox, namespace: str, name: str, reason: str, timeout: float = 30) -> str:
-    """Watches the namespace's Events until one of `reason` about the object `name` exists; its message."""
+def wait_for_event(sandbox: RunningSandbox, namespace: str, name: str, reason: str, timeout: int = 30) -> str:
+    """Lists, then watches the namespace's Events until one of `reason` about the object `name` exists; its
+    message."""
+    api = client.CoreV1Api(sandbox.api_client)
     selector = f"involvedObject.name={name},reason={reason}"
-    command = [str(VENV_BIN / "kubectl"), "--kubeconfig", str(sandbox.kubeconfig), "-n", namespace, "get", "events",
-               "--field-selector", selector, "--watch", "-o", 'jsonpath={.message}{"\\n"}']
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=_forward_lines, args=(process, lines), daemon=True).start()
-    try:
-        return lines.get(timeout=timeout).strip()
-    except queue.Empty:
-        raise AssertionError(f"no {reason} event about {namespace}/{name} within {timeout}s") from None
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _forward_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.put(line)
+    listed = api.list_namespaced_event(namespace, field_selector=selector, _preload_content=False)
+    found = json.loads(listed.data)
+    if found["items"]:
+        return str(found["items"][0]["message"]).strip()
+    for event in watch.Watch().stream(api.list_namespaced_event, namespace, field_selector=selector,
+                                      resource_version=found["metadata"]["resourceVersion"],
+                                      timeout_seconds=timeout, deserialize=False):
+        if event["type"] in ("ADDED", "MODIFIED"):
+            return str(event["object"]["message"]).strip()
+    raise AssertionError(f"no {reason} event about {namespace}/{name} within {timeout}s")

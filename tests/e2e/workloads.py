@@ -1,0 +1,111 @@
+"""What the end-to-end tests do to VMs and read of them and their Services: create and wait, the launcher
+pod, `virtctl start|stop|restart|migrate` as virtctl sends them, and a Service's endpoints, watched."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client, watch
+
+from tests.sandbox.running import RunningSandbox
+
+Endpoints = dict[str, bool]  # the pod an endpoint targets -> whether it is ready
+
+
+def create_vm(sandbox: RunningSandbox, namespace: str, manifest: dict[str, Any], *, wait: bool = True) -> None:
+    sandbox.apply(manifest, namespace)
+    if wait and manifest["spec"].get("runStrategy", "Halted") != "Halted" and manifest["spec"].get("running", True):
+        wait_vm_ready(sandbox, namespace, manifest["metadata"]["name"])
+
+
+def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str) -> None:
+    sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
+
+
+def launcher_pod(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, Any]:
+    """The running launcher pod of the VM's current VMI."""
+    uid = sandbox.get("vmi", vm, namespace=namespace)["metadata"]["uid"]
+    pods = sandbox.get("pods", "-l", f"kubevirt.io/created-by={uid}", namespace=namespace)["items"]
+    running = [p for p in pods if p["status"].get("phase") == "Running" and "deletionTimestamp" not in p["metadata"]]
+    assert len(running) == 1, [p["metadata"]["name"] for p in pods]
+    return dict(running[0])
+
+
+def as_if_before_kubevirt_1_7(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, Any]:
+    """Remove `vmi.kubevirt.io/id` from the VM's pod, as pods made before an upgrade to 1.7 lack it
+    (kubevirt/kubevirt#17869); nothing puts it back on a running pod."""
+    pod = launcher_pod(sandbox, namespace, vm)
+    sandbox.kubectl("label", "pod", pod["metadata"]["name"], "vmi.kubevirt.io/id-", namespace=namespace)
+    return launcher_pod(sandbox, namespace, vm)
+
+
+def template_labels(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, str]:
+    obj = sandbox.get("vm", vm, namespace=namespace)
+    return dict((obj["spec"]["template"].get("metadata") or {}).get("labels") or {})
+
+
+def vm_subresource(sandbox: RunningSandbox, namespace: str, vm: str, action: str) -> None:
+    """`virtctl start|stop|restart`: a PUT on virt-api's aggregated API."""
+    path = f"/apis/subresources.kubevirt.io/v1/namespaces/{namespace}/virtualmachines/{vm}/{action}"
+    sandbox.kubectl("replace", "--raw", path, "-f", "-", input="{}")
+
+
+def migrate(sandbox: RunningSandbox, namespace: str, vmi: str) -> dict[str, Any]:
+    """A VirtualMachineInstanceMigration, as `virtctl migrate` makes it, waited for until Succeeded."""
+    name = f"{vmi}-{secrets.token_hex(3)}"
+    sandbox.apply({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
+                   "metadata": {"name": name}, "spec": {"vmiName": vmi}}, namespace)
+    sandbox.kubectl("wait", f"vmim/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s",
+                    namespace=namespace)
+    return sandbox.get("vmim", name, namespace=namespace)
+
+
+def service_or_none(sandbox: RunningSandbox, namespace: str, name: str) -> dict[str, Any] | None:
+    found = sandbox.kubectl("get", "service", name, "-o", "json", "--ignore-not-found", namespace=namespace)
+    return json.loads(found.stdout) if found.stdout.strip() else None
+
+
+def endpoints_of(slices: list[dict[str, Any]]) -> Endpoints:
+    """An unset `ready` counts as ready, as the EndpointSlice API says consumers should take it."""
+    return {e["targetRef"]["name"]: bool((e.get("conditions") or {}).get("ready", True))
+            for s in slices for e in s.get("endpoints") or [] if "targetRef" in e}
+
+
+def ready_endpoint_pods(sandbox: RunningSandbox, namespace: str, service: str) -> list[str]:
+    slices = sandbox.get("endpointslices", "-l", f"kubernetes.io/service-name={service}", namespace=namespace)
+    return sorted(pod for pod, ready in endpoints_of(slices["items"]).items() if ready)
+
+
+def wait_for_endpoints(sandbox: RunningSandbox, namespace: str, service: str, done: Callable[[Endpoints], bool],
+                       timeout: float = 90) -> Endpoints:
+    """Lists the Service's EndpointSlices, then watches them from that version until `done(endpoints)`;
+    those endpoints. (As plain objects: the typed client refuses a slice with no endpoints.)"""
+    api = client.CustomObjectsApi(sandbox.api_client)
+    where = {"group": "discovery.k8s.io", "version": "v1", "namespace": namespace, "plural": "endpointslices",
+             "label_selector": f"kubernetes.io/service-name={service}"}
+    deadline = time.monotonic() + timeout
+    listed = api.list_namespaced_custom_object(**where)
+    current = {s["metadata"]["name"]: s for s in listed["items"]}
+    version = listed["metadata"]["resourceVersion"]
+    while not done(endpoints_of(list(current.values()))):
+        remaining = int(deadline - time.monotonic())
+        assert remaining > 0, f"endpoints of {service}: {endpoints_of(list(current.values()))} after {timeout}s"
+        for event in watch.Watch().stream(api.list_namespaced_custom_object, **where, resource_version=version,
+                                          timeout_seconds=remaining, deserialize=False):
+            current.pop(event["object"]["metadata"]["name"], None)
+            if event["type"] != "DELETED":
+                current[event["object"]["metadata"]["name"]] = event["object"]
+            version = event["object"]["metadata"]["resourceVersion"]
+            if done(endpoints_of(list(current.values()))):
+                break
+    return endpoints_of(list(current.values()))
+
+
+def wait_for_sole_endpoint(sandbox: RunningSandbox, namespace: str, service: str, pod: str) -> None:
+    """Waits until the Service's EndpointSlices hold that pod, ready; then it must be the only one."""
+    endpoints = wait_for_endpoints(sandbox, namespace, service, lambda found: found.get(pod) is True, timeout=60)
+    assert list(endpoints) == [pod]

@@ -1,0 +1,169 @@
+"""A sandbox cluster started as a user starts one (`python -m tests.sandbox`), and what its users need of it:
+kubectl with its kubeconfig, its audit log, stopping it. Shared by the test fixtures (tests/conftest.py),
+`make demo` (tests/sandbox/demo.py) and `make bench` (tests/bench)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import takewhile
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+from tests.sandbox.audit import AuditLog, Marker, RequestCounter
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+START_TIMEOUT = 300.0  # the Go programs are built before (make test, make demo); this is start-up only
+READY = "sandbox ready: "
+
+
+@dataclass(frozen=True)
+class SandboxKind:
+    """What a sandbox is started with (the flags of `python -m tests.sandbox`)."""
+
+    stack: str = "ipv4"  # ipv4, ipv6 or dual
+    kubevirt: str | None = "1.7"  # the KubeVirt release; None: KubeVirt not installed
+    load_balancer: bool = True  # a load-balancer provider, as MetalLB
+    route_api: bool = True  # OpenShift's Route API and router, as MicroShift
+    seed: str = "demo"  # demo: the seed's VMs and friends; empty: only the namespace
+
+    def flags(self) -> list[str]:
+        flags = ["--stack", self.stack, "--seed", self.seed]
+        flags += ["--no-kubevirt"] if self.kubevirt is None else ["--kubevirt-version", self.kubevirt]
+        flags += [] if self.load_balancer else ["--no-load-balancer"]
+        flags += [] if self.route_api else ["--no-route-api"]
+        return flags
+
+    @property
+    def name(self) -> str:
+        """`ipv4`, `dual`, `ipv4-kubevirt-1.6`, `ipv4-no-load-balancer`, ...: what differs from the default."""
+        kubevirt = "no-kubevirt" if self.kubevirt is None else f"kubevirt-{self.kubevirt}"
+        parts = [self.stack]
+        parts += [] if self.kubevirt == "1.7" else [kubevirt]
+        parts += [] if self.load_balancer else ["no-load-balancer"]
+        parts += [] if self.route_api else ["no-route-api"]
+        parts += [] if self.seed == "demo" else [f"seed-{self.seed}"]
+        return "-".join(parts)
+
+
+@dataclass
+class RunningSandbox:
+    """A `python -m tests.sandbox` process that said it is ready."""
+
+    kind: SandboxKind
+    kubeconfig: Path
+    process: subprocess.Popen[str]
+    log: Path
+    audit_log: Path  # the API server's (see tests/sandbox/audit.py)
+    start_seconds: float
+
+    @property
+    def env(self) -> dict[str, str]:
+        """This process's environment with KUBECONFIG set to the sandbox's, as a user's shell has it."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    @property
+    def stack(self) -> str:
+        return self.kind.stack
+
+    @property
+    def kubevirt_version(self) -> str | None:
+        return self.kind.kubevirt
+
+    @cached_property
+    def api_client(self) -> client.ApiClient:
+        """The official Python client as the sandbox's admin, for what tests read and wait for in code."""
+        return config.new_client_from_config(str(self.kubeconfig))
+
+    def kubectl(self, *args: str, namespace: str | None = None, check: bool = True,
+                input: str | None = None, context: str | None = None) -> subprocess.CompletedProcess[str]:
+        """kubectl with the sandbox's kubeconfig, as its admin or as the user of `context` (see
+        tests/sandbox/users.py: restricted, cert-user, exec-user, anonymous, bad-token)."""
+        command = [str(VENV_BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig)]
+        if context:
+            command += ["--context", context]
+        if namespace:
+            command += ["-n", namespace]
+        result = subprocess.run([*command, *args], capture_output=True, text=True, input=input, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def get(self, *args: str, namespace: str | None = None) -> dict[str, Any]:
+        return dict(json.loads(self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout))
+
+    def apply(self, manifest: dict[str, Any] | str, namespace: str | None = None) -> None:
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        self.kubectl("apply", "-f", "-", namespace=namespace, input=text)
+
+    def request_counter(self) -> RequestCounter:
+        """Counts the requests the API server serves from now on (see tests/sandbox/audit.py)."""
+        return RequestCounter(AuditLog(self.audit_log), Marker.from_kubeconfig(self.kubeconfig))
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Signals the sandbox and returns its exit code (0 after SIGTERM: it stopped everything it started)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        return self.process.wait(timeout)
+
+
+class StartingSandbox:
+    """A sandbox process launched and not yet ready; `wait()` returns it running. Launching several before
+    waiting on any starts them side by side."""
+
+    def __init__(self, directory: Path, kind: SandboxKind) -> None:
+        self.kind, self.started = kind, time.monotonic()
+        self.kubeconfig, self.log = directory / "kubeconfig", directory / "sandbox.log"
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.sandbox", "--kubeconfig", str(self.kubeconfig), *kind.flags()],
+                cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        self.ready = threading.Event()
+        self.lines: list[str] = []
+        threading.Thread(target=self._read_ready_line, daemon=True).start()
+
+    def _read_ready_line(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if line.startswith(READY):
+                break
+        self.ready.set()  # also at the end of its output: it exited without being ready
+
+    def failure(self) -> str:
+        """What its log says about a failed start: its own lines (the reason first), then the log's end."""
+        log = self.log.read_text()
+        lines = log.splitlines()
+        own = [line for line in lines if line.startswith("sandbox:")]
+        failed = next((n for n, line in enumerate(lines) if line.startswith("sandbox: failed to start")), len(lines))
+        detail = list(takewhile(lambda line: not line.startswith("--- "), lines[failed + 1:]))
+        return "\n".join([f"exit code {self.process.poll()}", *own, *detail, "--- the log's end", log[-3000:]])
+
+    def wait(self, timeout: float = START_TIMEOUT) -> RunningSandbox:
+        remaining = timeout - (time.monotonic() - self.started)
+        if not self.ready.wait(max(remaining, 0)) or not self.lines or not self.lines[-1].startswith(READY) \
+                or self.process.poll() is not None:
+            self.process.kill()
+            raise RuntimeError(f"sandbox ({self.kind.name}) did not start:\n{self.failure()}")
+        assert self.lines[-1].strip() == f"{READY}KUBECONFIG={self.kubeconfig}"
+        audit = re.search(r"^sandbox: audit log (\S+)$", self.log.read_text(), re.MULTILINE)
+        assert audit, f"the sandbox did not say where its audit log is:\n{self.failure()}"
+        return RunningSandbox(self.kind, self.kubeconfig, self.process, self.log, Path(audit.group(1)),
+                              time.monotonic() - self.started)
+
+
+def start_sandbox(directory: Path, kind: SandboxKind = SandboxKind()) -> RunningSandbox:
+    """Starts a sandbox (its kubeconfig and log in `directory`) and waits for its ready line."""
+    return StartingSandbox(directory, kind).wait()
