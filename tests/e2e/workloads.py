@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client, watch
@@ -109,3 +110,14 @@ def wait_for_sole_endpoint(sandbox: RunningSandbox, namespace: str, service: str
     """Waits until the Service's EndpointSlices hold that pod, ready; then it must be the only one."""
     endpoints = wait_for_endpoints(sandbox, namespace, service, lambda found: found.get(pod) is True, timeout=60)
     assert list(endpoints) == [pod]
+
+
+@contextmanager
+def fresh_namespace(sandbox: RunningSandbox, prefix: str) -> Iterator[str]:
+    """A new namespace for the duration of a block (one more beside the test's own)."""
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    sandbox.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)

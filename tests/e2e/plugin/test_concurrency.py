@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import RunningSandbox
-from tests.e2e.conftest import create_vm, run_plugin, template_labels, vm_manifest
+from tests.e2e.plugin_runs import run_plugin
+from tests.e2e.workloads import create_vm, template_labels
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

@@ -5,16 +5,17 @@ cluster without the Route API refused before any write."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningSandbox, start_sandbox
-from tests.e2e.conftest import create_vm, fresh_namespace, run_plugin, service_or_none, vm_manifest
+from tests.e2e.plugin_runs import run_plugin
+from tests.e2e.workloads import create_vm, fresh_namespace, service_or_none
+from tests.sandbox.manifests import vm_manifest
 from tests.sandbox.pki import CertificateAuthority
 from tests.sandbox.router import age
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 
@@ -184,21 +185,12 @@ def test_route_flag_rules_are_usage_errors_before_any_request(sandbox: RunningSa
     assert result.requests == []
 
 
-@pytest.fixture(scope="module")
-def no_route_api_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    """A sandbox without OpenShift's Route API, as plain Kubernetes."""
-    sandbox = start_sandbox(tmp_path_factory.mktemp("no-route-api"), "ipv4", "empty", "--no-route-api")
-    yield sandbox
-    sandbox.stop()
-
-
-def test_without_the_route_api_route_fails_before_any_write(no_route_api_sandbox: RunningSandbox) -> None:
-    sandbox = no_route_api_sandbox
-    with fresh_namespace(sandbox, "plain") as namespace:
-        create_vm(sandbox, namespace, vm_manifest("plain", running=False))
-        result = run_plugin(sandbox, "vm", "plain", "-n", namespace, "--port", "80", "--route")
-        assert result.code == 1, result
-        assert result.stderr.startswith("error: the server has no route.openshift.io/v1 API: Routes are OpenShift's;")
-        assert result.verbs() == ["GET virtualmachines", "GET services", "LIST networkpolicies", "GET routes"]
-        assert service_or_none(sandbox, namespace, "plain") is None
-        assert "labels" not in sandbox.get("vm", "plain", namespace=namespace)["spec"]["template"]["metadata"]
+@pytest.mark.sandbox(route_api=False)
+def test_without_the_route_api_route_fails_before_any_write(sandbox: RunningSandbox, namespace: str) -> None:
+    create_vm(sandbox, namespace, vm_manifest("plain", running=False))
+    result = run_plugin(sandbox, "vm", "plain", "-n", namespace, "--port", "80", "--route")
+    assert result.code == 1, result
+    assert result.stderr.startswith("error: the server has no route.openshift.io/v1 API: Routes are OpenShift's;")
+    assert result.verbs() == ["GET virtualmachines", "GET services", "LIST networkpolicies", "GET routes"]
+    assert service_or_none(sandbox, namespace, "plain") is None
+    assert "labels" not in sandbox.get("vm", "plain", namespace=namespace)["spec"]["template"]["metadata"]

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from oc_virt_expose.model.fields import TEMPLATE_PATH, label_owners
-from tests.conftest import RequestCounter, RunningSandbox
-from tests.e2e.conftest import create_vm, launcher_pod, service_or_none, template_labels, vm_manifest
-from tests.e2e.test_expose_hard import audited
+from tests.e2e.plugin_runs import audited
+from tests.e2e.workloads import create_vm, launcher_pod, service_or_none, template_labels
+from tests.sandbox.audit import RequestCounter
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

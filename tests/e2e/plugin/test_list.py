@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import RequestCounter, RunningSandbox
-from tests.e2e.conftest import Result, create_vm, fresh_namespace, vm_manifest
+from tests.e2e.plugin_runs import Result
+from tests.e2e.workloads import create_vm, fresh_namespace
+from tests.sandbox.audit import RequestCounter
+from tests.sandbox.manifests import vm_manifest
 from tests.sandbox.router import DOMAIN
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 

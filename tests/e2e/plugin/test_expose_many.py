@@ -8,8 +8,9 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import RunningSandbox
-from tests.e2e.conftest import create_vm, launcher_pod, service_or_none, template_labels, vm_manifest
+from tests.e2e.workloads import create_vm, launcher_pod, service_or_none, template_labels
+from tests.sandbox.manifests import vm_manifest
+from tests.sandbox.running import RunningSandbox
 
 pytestmark = pytest.mark.sandbox
 
