@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oc_virt_expose import __version__
 from oc_virt_expose.errors import UsageError
@@ -29,6 +29,12 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        """A flag's value `--` (`--context=--`) is that text: argparse before 3.12 drops it, leaving a list."""
+        if arg_strings == ["--"] and action.option_strings and action.nargs is None:
+            return self._get_value(action, "--")
+        return super()._get_values(action, arg_strings)
 
 
 def add_wait_flags(group: argparse._ArgumentGroup) -> None:

@@ -53,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(parser: argparse.ArgumentParser, words: list[str]) -> int:
     verb, rest = words[0], words[1:]
-    try:
-        args = parser.parse_args([verb, *normalize_argv(rest, verb_parser(parser, verb))])
+    command = verb_parser(parser, verb)
+    try:  # intermixed: positionals after flags too (`vm --port 80 NAME`), as kubectl takes them
+        args, unknown = command.parse_known_intermixed_args(normalize_argv(rest, command))
     except SystemExit as done:  # --help and --version print and "exit"
         return int(done.code or 0)
+    if unknown:
+        raise UsageError("unrecognized arguments: " + " ".join(w if w.isprintable() and w.strip() == w and w
+                                                                 else repr(w) for w in unknown))
+    args.command = verb
     return int(_dispatch(args))
 
 
