@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.bench.many import ManyVMs
 from tests.bench.timing import Contender, Steps, race, report
 from tests.packaging import build_dist
 from tests.packaging.install import install_fresh_venv
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench = Bench(sandbox, workdir, venv_bin, args.runs)
             bench.prepare(["plugin", "manual", "peer", "virtctl"])
-            for section in (bench.start_up, bench.seed_scenario, bench.against_virtctl, bench.one_file):
+            many = ManyVMs(sandbox, bench.plugin, bench.env, args.runs)
+            many.prepare()
+            for section in (bench.start_up, bench.seed_scenario, bench.against_virtctl, bench.one_file,
+                            many.listing, many.completion, many.exposing):
                 print(section(), flush=True)
         finally:
             sandbox.stop()
