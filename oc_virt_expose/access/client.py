@@ -6,25 +6,23 @@ Server errors become `errors.py` classes with kubectl's wording (`Error from ser
 no-answer failures become ConnectionFailure. With `verbosity` 6+ each request is logged to stderr as
 kubectl logs it (`GET https://... 200 OK in 12 milliseconds`), 7+ adds request headers, 8+ bodies
 (cut at 1 KiB below 9): Authorization, tokens, passwords, client keys and Secret data are redacted.
-Transport and TLS choices: see `transport.py`.
+Transport and TLS choices: see `transport.py`; credentials, their refresh and the retry after a 401: `auth.py`.
 """
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
-import os
 import sys
 import time
 from collections.abc import Generator, Mapping
 from typing import Any, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
-from oc_virt_expose import __version__
 from oc_virt_expose.access.apierrors import api_error
+from oc_virt_expose.access.auth import Authenticator, Identity
 from oc_virt_expose.access.kubeconfig import Connection
-from oc_virt_expose.access.transport import connection_failure, open_connection
+from oc_virt_expose.access.transport import connection_failure, open_connection, user_agent
 from oc_virt_expose.errors import ClusterError
 from oc_virt_expose.model.route import TLS_MATERIAL
 
@@ -38,6 +36,7 @@ _SECRET_KEYS = frozenset({"token", "password", "clientKeyData", "client-key-data
                           "refresh-token", "access-token", "secret"})
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _MAX_RETRIES = 3  # answers that carry Retry-After (429, 5xx), as client-go retries them
+_MAX_RETRY_WAIT = 10.0  # seconds per Retry-After: at most 30 s of waiting per request, less under --request-timeout
 
 
 def resource_path(api_version: str, plural: str, *, namespace: str | None = None,
@@ -52,13 +51,6 @@ def resource_path(api_version: str, plural: str, *, namespace: str | None = None
     if subresource:
         parts.append(subresource)
     return "/".join(parts)
-
-
-def user_agent() -> str:
-    system = {"win32": "windows", "cygwin": "windows"}.get(sys.platform, sys.platform.rstrip("0123456789"))
-    machine = os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "AMD64": "amd64", "ARM64": "arm64"}.get(machine, machine)
-    return f"virt-expose/{__version__} ({system}/{arch.lower()}) kubectl-plugin"
 
 
 Headers = list[tuple[str, str]]
@@ -77,7 +69,8 @@ class Client:
         self._http: http.client.HTTPConnection | None = None
         self._used = False  # the open connection has carried a request
         self._headers: Headers | None = None
-        self._cert: tuple[bytes, bytes] = (b"", b"")
+        self._auth = Authenticator(connection, log=lambda line: self._log_line(6, line))
+        self._cert: tuple[bytes, bytes] = (b"", b"")  # the client certificate the open connection presents
 
     def __enter__(self) -> Client:
         return self
@@ -159,7 +152,8 @@ class Client:
                 yield event
             finished = True
         except (OSError, http.client.HTTPException) as error:
-            raise connection_failure(error, self.connection.server, timeout=read_timeout) from None
+            raise connection_failure(error, self.connection.server, timeout=read_timeout,
+                                     connection=self.connection) from None
         finally:
             if not finished or response.will_close:
                 self.close()
@@ -169,12 +163,14 @@ class Client:
     def _call(self, method: str, path: str, query: Mapping[str, Any] | None, *,
               body: Any = None, content_type: str = "application/json", accept: str | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        budget = self.connection.request_timeout or _MAX_RETRIES * _MAX_RETRY_WAIT  # as client-go's request context
         for attempt in range(_MAX_RETRIES + 1):
             response = self._send(method, path, query, data, content_type, accept=accept)
             payload = self._read(response)
             wait = _retry_after(response, attempt)
-            if wait is None:
+            if wait is None or wait > budget:
                 break
+            budget -= wait
             time.sleep(wait)
         if response.status >= 400:
             raise api_error(method, path, response.status, payload, self.connection)
@@ -183,11 +179,24 @@ class Client:
     def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: bytes | None,
               content_type: str, *, read_timeout: float | None = None,
               stream: bool = False, accept: str | None = None) -> http.client.HTTPResponse:
+        """Send with the current credentials; a 401 to renewable ones (an exec plugin's) is sent once more
+        with new ones."""
         target = self._target(path, query, stream)
-        headers = [(key, accept if accept and key == "Accept" else value) for key, value in self._auth_headers()]
-        headers += [("Content-Type", content_type)] if body is not None else []
-        self._log_request(method, target, headers, body)
         timeout = read_timeout if stream else self.connection.request_timeout
+        for retried in (False, True):
+            identity = self._identity()
+            headers = [(key, accept if accept and key == "Accept" else value) for key, value in self._fixed_headers()]
+            headers += [("Authorization", identity.authorization)] if identity.authorization else []
+            headers += [("Content-Type", content_type)] if body is not None else []
+            self._log_request(method, target, headers, body)
+            response = self._exchange(method, target, headers, body, timeout)
+            if response.status != 401 or retried or not self._auth.renew(identity):
+                return response
+            self._read(response)  # the refusal's body, so the connection can carry the retry
+        raise AssertionError("unreachable")
+
+    def _exchange(self, method: str, target: str, headers: Headers, body: bytes | None,
+                  timeout: float | None) -> http.client.HTTPResponse:
         for attempt in (1, 2):
             connection, reused = self._connection(), self._used
             start = time.monotonic()
@@ -228,7 +237,7 @@ class Client:
             # http.client refuses a header value with a line break, quoting the value: never show it
             return ClusterError(f"cannot send a request to {self.connection.server}: a header value (the"
                                 " token, or an impersonation value) contains a line break")
-        return connection_failure(error, self.connection.server, timeout=timeout)
+        return connection_failure(error, self.connection.server, timeout=timeout, connection=self.connection)
 
     def _target(self, path: str, query: Mapping[str, Any] | None, stream: bool) -> str:
         params = {key: _query_value(value) for key, value in (query or {}).items() if value is not None}
@@ -249,47 +258,26 @@ class Client:
 
     # -- credentials ---------------------------------------------------------------------------------
 
-    def _auth_headers(self) -> Headers:
+    def _identity(self) -> Identity:
+        """The credentials for the next request; a new client certificate needs a new connection."""
+        identity = self._auth.current()
+        if (identity.cert_pem, identity.key_pem) != self._cert:
+            self._cert = (identity.cert_pem, identity.key_pem)
+            self.close()
+        return identity
+
+    def _fixed_headers(self) -> Headers:
         if self._headers is None:
-            self._headers = self._build_headers()
+            c = self.connection
+            self._headers = [("User-Agent", user_agent()), ("Accept", "application/json")]
+            if c.impersonate_user:
+                self._headers.append(("Impersonate-User", c.impersonate_user))
+                if c.impersonate_uid:
+                    self._headers.append(("Impersonate-Uid", c.impersonate_uid))
+                self._headers += [("Impersonate-Group", group) for group in c.impersonate_groups]
+                self._headers += [(f"Impersonate-Extra-{quote(key, safe='')}", value)
+                                  for key, values in c.impersonate_extra for value in values]
         return self._headers
-
-    def _build_headers(self) -> Headers:
-        c = self.connection
-        headers = [("User-Agent", user_agent()), ("Accept", "application/json")]
-        token = c.token
-        if c.uses_tls and c.exec is not None and not (token or c.username or c.cert_file or c.cert_data):
-            token = self._exec_token()  # as client-go: a plugin only when nothing else is set
-        if token:
-            headers.append(("Authorization", f"Bearer {token}"))
-        elif c.username or c.password:
-            pair = base64.b64encode(f"{c.username}:{c.password}".encode()).decode()
-            headers.append(("Authorization", f"Basic {pair}"))
-        if c.impersonate_user:
-            headers.append(("Impersonate-User", c.impersonate_user))
-            if c.impersonate_uid:
-                headers.append(("Impersonate-Uid", c.impersonate_uid))
-            headers += [("Impersonate-Group", group) for group in c.impersonate_groups]
-            headers += [(f"Impersonate-Extra-{quote(key, safe='')}", value)
-                        for key, values in c.impersonate_extra for value in values]
-        return headers
-
-    def _exec_token(self) -> str:
-        from oc_virt_expose.access.credentials import cluster_info, exec_credential
-
-        c = self.connection
-        assert c.exec is not None
-        ca_pem = c.ca_data
-        if not ca_pem and c.ca_file:
-            with open(c.ca_file, "rb") as stream:
-                ca_pem = stream.read()
-        info = cluster_info(c.server, tls_server_name=c.tls_server_name, insecure=c.insecure,
-                            ca_pem=ca_pem, proxy_url=c.proxy_url)
-        credential = exec_credential(c.exec, info)
-        if credential.cert_pem:
-            self._cert = (credential.cert_pem, credential.key_pem)
-            self.close()  # the next connection presents the plugin's certificate
-        return credential.token
 
     # -- verbose log ---------------------------------------------------------------------------------
 
@@ -356,7 +344,7 @@ def _retry_after(response: http.client.HTTPResponse, attempt: int) -> float | No
     header = response.getheader("Retry-After")
     if not header or not header.strip().isdigit():
         return None
-    return min(float(header), 10.0)
+    return min(float(header), _MAX_RETRY_WAIT)
 
 
 def _write_request(connection: http.client.HTTPConnection, method: str, target: str,

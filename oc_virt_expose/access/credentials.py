@@ -1,15 +1,16 @@
 """Who the user is: kubeconfig user credentials, and exec credential plugins run as client-go runs them.
 
 Credentials of a user entry: `token`, else `tokenFile`; a client certificate and key (files or `*-data`);
-`username`/`password` (never with a token); an old OIDC `auth-provider` login's `id-token`; an `exec`
-plugin, run only at the first request (by `client.py`) and only when no other credential is set.
+`username`/`password` (never with a token); an `auth-provider: oidc` login (its tokens are used and
+refreshed by `oidc.py`); an `exec` plugin, run only at the first request (by `auth.py`) and only when no
+other credential is set.
 
 An exec plugin runs with the caller's environment plus its `env`, its `args`, and KUBERNETES_EXEC_INFO
 (an ExecCredential whose spec says whether it may prompt and, with `provideClusterInfo`, describes the
 cluster); its stderr and, when interactive, stdin are the user's. Its stdout is an ExecCredential of
 the same apiVersion with `status.token` or `status.clientCertificateData` + `clientKeyData`. The result
-is kept for the life of the process (until `expirationTimestamp`). Plugin output, args and env are
-never shown: they hold secrets.
+is kept for the life of the process until its `expirationTimestamp` passes, or until the caller reports it
+stale (a 401). Plugin output, args and env are never shown: they hold secrets.
 """
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ class ExecCredential:
     expires: float | None = None  # epoch seconds
 
 
+@dataclass(frozen=True)
+class OIDCConfig:
+    """An `auth-provider: oidc` user: its tokens, its issuer, and where to write refreshed tokens back."""
+
+    issuer: str
+    client_id: str
+    user: str  # the kubeconfig user entry's name
+    origin: str  # the kubeconfig file the user entry came from
+    client_secret: str = field(default="", repr=False)
+    id_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    ca_file: str = ""  # idp-certificate-authority: kubectl leaves a relative path relative to the cwd
+    ca_data: bytes = field(default=b"", repr=False)
+
+
 _cache: dict[str, ExecCredential] = {}
 
 
@@ -80,8 +96,10 @@ def parse_exec_config(raw: Any, cluster: dict[str, Any], who: str) -> ExecConfig
         provide_cluster_info=raw.get("provideClusterInfo") in (True, "true"), cluster_config=config)
 
 
-def user_credentials(user: dict[str, Any], cluster: dict[str, Any], who: str) -> dict[str, Any]:
-    """The credential fields of a Connection from a kubeconfig user entry (paths already absolute)."""
+def user_credentials(user: dict[str, Any], cluster: dict[str, Any], who: str, *, name: str = "",
+                     origin: str = "") -> dict[str, Any]:
+    """The credential fields of a Connection from a kubeconfig user entry (paths already absolute);
+    `name` and `origin` (its file) say where refreshed OIDC tokens go."""
     token = as_text(user.get("token")) or _read_token(as_text(user.get("tokenFile")), who)
     cert_data = decode_base64(user.get("client-certificate-data"), f"client-certificate-data of {who}")
     key_data = decode_base64(user.get("client-key-data"), f"client-key-data of {who}")
@@ -94,11 +112,10 @@ def user_credentials(user: dict[str, Any], cluster: dict[str, Any], who: str) ->
     if token and (username or password):
         raise VirtExposeError(f"{who} has both a token and a username/password: only one is allowed")
     provider = user.get("auth-provider")
-    if isinstance(provider, dict) and not token:
-        token = _auth_provider_token(provider, who)
+    oidc = parse_oidc_config(provider, who, name, origin) if isinstance(provider, dict) and not token else None
     exec_raw = user.get("exec")
     return {"token": token, "username": username, "password": password, "cert_file": cert_file,
-            "cert_data": cert_data, "key_file": key_file, "key_data": key_data,
+            "cert_data": cert_data, "key_file": key_file, "key_data": key_data, "oidc": oidc,
             "exec": parse_exec_config(exec_raw, cluster, who) if exec_raw else None}
 
 
@@ -112,13 +129,23 @@ def _read_token(path: str, who: str) -> str:
         raise VirtExposeError(f'cannot read the token file "{path}" of {who}: {_reason(error)}') from None
 
 
-def _auth_provider_token(provider: dict[str, Any], who: str) -> str:
-    """An OIDC id-token kept by an old auth-provider login; other providers are gone from kubectl."""
-    config = provider.get("config") or {}
-    if provider.get("name") == "oidc" and config.get("id-token"):
-        return as_text(config["id-token"])
-    raise VirtExposeError(f'{who} uses the auth-provider "{provider.get("name")}", which virt-expose'
-                          " does not support: use an exec credential plugin (e.g. kubelogin)")
+def parse_oidc_config(provider: dict[str, Any], who: str, name: str, origin: str) -> OIDCConfig:
+    """The `auth-provider` of a user: only `oidc` (kubectl dropped the others), checked as kubectl checks it."""
+    if provider.get("name") != "oidc":
+        raise VirtExposeError(f'{who} uses the auth-provider "{provider.get("name")}", which virt-expose'
+                              " does not support: use an exec credential plugin (e.g. kubelogin)")
+    config = provider.get("config")
+    config = config if isinstance(config, dict) else {}
+    for key in ("idp-issuer-url", "client-id"):
+        if not as_text(config.get(key)):
+            raise VirtExposeError(f"the oidc auth-provider of {who} needs {key} (kubectl: Must provide {key})")
+    return OIDCConfig(
+        issuer=as_text(config["idp-issuer-url"]), client_id=as_text(config["client-id"]), user=name,
+        origin=origin, client_secret=as_text(config.get("client-secret")),
+        id_token=as_text(config.get("id-token")), refresh_token=as_text(config.get("refresh-token")),
+        ca_file=as_text(config.get("idp-certificate-authority")),
+        ca_data=decode_base64(config.get("idp-certificate-authority-data"),
+                              f"idp-certificate-authority-data of {who}"))
 
 
 def decode_base64(value: Any, what: str) -> bytes:
@@ -145,17 +172,19 @@ def _reason(error: BaseException) -> str:
 
 
 def exec_credential(config: ExecConfig, cluster_info: dict[str, Any] | None = None, *,
-                    refresh: bool = False) -> ExecCredential:
+                    stale: ExecCredential | None = None) -> ExecCredential:
     """Run the plugin (once per process while its credential is valid) and return its credential.
 
-    `cluster_info` is the `spec.cluster` sent when the plugin asks for it (`provideClusterInfo`).
+    `cluster_info` is the `spec.cluster` sent when the plugin asks for it (`provideClusterInfo`). `stale`:
+    a credential the server refused (401); the plugin runs again unless the cache already holds a newer one
+    (another client refreshed it meanwhile), as client-go's `maybeRefreshCreds`. Callers serialize calls.
     """
     import json  # here and below: `kubeconfig` (imported by option parsing) stays without it
 
     key = json.dumps([config.command, config.args, config.env, config.api_version, cluster_info,
                       config.cluster_config], sort_keys=True, default=str)
     cached = _cache.get(key)
-    if cached is not None and not refresh and (cached.expires is None or cached.expires > time.time()):
+    if cached is not None and cached is not stale and (cached.expires is None or cached.expires > time.time()):
         return cached
     credential = _run(config, cluster_info)
     _cache[key] = credential

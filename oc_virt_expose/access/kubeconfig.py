@@ -12,12 +12,14 @@ merged_client_builder.go), with PyYAML:
   `~/.kube/config`. The first file that names a cluster, user or context wins that whole entry; the first
   file that sets `current-context` wins it. Relative paths are relative to the file that holds them.
 - `--context`, `--cluster`, `--user` pick entries; `--server`, `--certificate-authority`,
-  `--insecure-skip-tls-verify`, `--token` override fields of the chosen entries.
+  `--insecure-skip-tls-verify`, `--token`, `--as`, `--as-group`, `--as-uid` override fields of the chosen
+  entries, one field at a time (`--as bob` keeps the user's `as-groups`, `as-uid` and `as-user-extra`).
 - With no usable cluster at all, the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, its token
   and CA) is used. Namespace: `-n`, else the context's, else the in-cluster one (POD_NAMESPACE, then the
   service account's namespace file) when running in a pod, else `default`.
-- Credentials are resolved here (token, token file, client certificate, basic auth, exec plugin
-  settings) but nothing is run or sent: `client.py` runs an exec plugin at the first request, as kubectl.
+- Credentials are resolved here (token, token file, client certificate, basic auth, exec plugin and OIDC
+  settings) but nothing is run or sent: `auth.py` runs an exec plugin or refreshes an OIDC token at the
+  first request, as kubectl.
 
 Nothing secret is ever part of a message or a `repr()`.
 """
@@ -29,11 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from oc_virt_expose.access.credentials import ExecConfig, as_text, decode_base64, user_credentials
-from oc_virt_expose.errors import UsageError, VirtExposeError
+from oc_virt_expose.access.credentials import ExecConfig, OIDCConfig, as_text, decode_base64, user_credentials
+from oc_virt_expose.errors import VirtExposeError
 from oc_virt_expose.model.settings import ConnectionFlags, parse_request_timeout
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")  # kubectl's proxy-url takes the first three only
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Connection:
     in_cluster: bool = False
     ca_file: str = ""
     ca_data: bytes = field(default=b"", repr=False)
+    trust_source: str = ""  # where the CA, or skipping verification, came from (for messages)
     insecure: bool = False
     tls_server_name: str = ""
     proxy_url: str = ""
@@ -60,6 +64,7 @@ class Connection:
     key_file: str = ""
     key_data: bytes = field(default=b"", repr=False)
     exec: ExecConfig | None = None
+    oidc: OIDCConfig | None = None
     impersonate_user: str = ""
     impersonate_uid: str = ""
     impersonate_groups: tuple[str, ...] = ()
@@ -76,8 +81,6 @@ def load_connection(flags: ConnectionFlags, environ: Mapping[str, str] | None = 
     """Resolve the connection as kubectl would for these flags; raise UsageError/VirtExposeError."""
     env = os.environ if environ is None else environ
     timeout = parse_request_timeout(flags.request_timeout)
-    if (flags.as_groups or flags.as_uid) and not flags.as_user:
-        raise UsageError("--as-group and --as-uid need --as (the user to impersonate)")
     config = load_config(config_paths(flags, env), explicit=bool(flags.kubeconfig))
     context_name = flags.context or config["current-context"]
     context = _pick_context(config, context_name, required=bool(flags.context))
@@ -99,10 +102,10 @@ def load_connection(flags: ConnectionFlags, environ: Mapping[str, str] | None = 
     base = Connection(server=_server_url(cluster), namespace=namespace, context=context_name,
                       cluster=cluster_name, user=user_name, namespace_explicit=explicit,
                       in_cluster=use_in_cluster, request_timeout=timeout)
-    connection = _with_cluster(base, cluster)
+    connection = _with_cluster(base, cluster, flags)
     connection = _with_impersonation(connection, user, flags)
     if connection.uses_tls:  # kubectl sends credentials only over TLS
-        connection = _with_credentials(connection, user, cluster)
+        connection = _with_credentials(connection, user, cluster, config["user-files"].get(user_name, ""))
     return connection
 
 
@@ -118,9 +121,10 @@ def config_paths(flags: ConnectionFlags, environ: Mapping[str, str]) -> list[str
 
 
 def load_config(paths: list[str], *, explicit: bool = False) -> dict[str, Any]:
-    """Merge kubeconfig files: the first file to name an entry or set current-context wins it."""
+    """Merge kubeconfig files: the first file to name an entry or set current-context wins it.
+    `user-files` maps each user to the file it came from (where refreshed OIDC tokens are written)."""
     merged: dict[str, Any] = {"current-context": "", "clusters": {}, "users": {}, "contexts": {},
-                              "files": []}
+                              "files": [], "user-files": {}}
     for path in paths:
         document = _read_file(path, explicit=explicit)
         if document is None:
@@ -132,6 +136,8 @@ def load_config(paths: list[str], *, explicit: bool = False) -> dict[str, Any]:
         for section, key in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
             for name, entry in _named_entries(document, section, key, path).items():
                 merged[section].setdefault(name, _resolve_paths(section, entry, base))
+                if section == "users":
+                    merged["user-files"].setdefault(name, path)
     return merged
 
 
@@ -286,43 +292,60 @@ def _server_url(cluster: dict[str, Any]) -> str:
     return server.split("?", 1)[0].split("#", 1)[0]
 
 
-def _with_cluster(connection: Connection, cluster: dict[str, Any]) -> Connection:
+def _with_cluster(connection: Connection, cluster: dict[str, Any], flags: ConnectionFlags) -> Connection:
     name = connection.cluster or "in-cluster"
     ca_data = decode_base64(cluster.get("certificate-authority-data"), f'certificate-authority-data of "{name}"')
     ca_file = as_text(cluster.get("certificate-authority"))
     if ca_file and not ca_data and not os.path.isfile(ca_file):
         raise VirtExposeError(f'cannot read certificate-authority "{ca_file}" of cluster "{name}"')
-    if _flag(cluster.get("insecure-skip-tls-verify")) and (ca_file or ca_data):
+    insecure = _flag(cluster.get("insecure-skip-tls-verify"))
+    if insecure and (ca_file or ca_data):
         raise VirtExposeError(f'cluster "{name}" sets both insecure-skip-tls-verify and a certificate'
                               " authority: remove one (kubectl refuses it too)")
-    return replace(connection, ca_file="" if ca_data else ca_file, ca_data=ca_data,
-                   insecure=_flag(cluster.get("insecure-skip-tls-verify")),
-                   tls_server_name=as_text(cluster.get("tls-server-name")),
-                   proxy_url=as_text(cluster.get("proxy-url")))
+    proxy_url = as_text(cluster.get("proxy-url"))
+    scheme = proxy_url.split("://", 1)[0].lower() if "://" in proxy_url else ""
+    if proxy_url and scheme not in PROXY_SCHEMES:
+        raise VirtExposeError(f'invalid proxy-url of cluster "{name}": scheme "{scheme}" is not one of'
+                              f" {', '.join(PROXY_SCHEMES)}")
+    return replace(connection, ca_file="" if ca_data else ca_file, ca_data=ca_data, insecure=insecure,
+                   trust_source=_trust_source(connection, insecure, bool(ca_data), ca_file, flags),
+                   tls_server_name=as_text(cluster.get("tls-server-name")), proxy_url=proxy_url)
+
+
+def _trust_source(connection: Connection, insecure: bool, ca_data: bool, ca_file: str,
+                  flags: ConnectionFlags) -> str:
+    """Where the CA, or the choice to skip verification, came from ("": the system's trusted CAs)."""
+    if insecure:
+        return "--insecure-skip-tls-verify" if flags.insecure_skip_tls_verify else "insecure-skip-tls-verify"
+    if ca_data:
+        return "certificate-authority-data"
+    if flags.certificate_authority:
+        return "--certificate-authority"
+    if ca_file:
+        return "in-cluster" if connection.in_cluster else "certificate-authority"
+    return ""
 
 
 def _with_impersonation(connection: Connection, user: dict[str, Any],
                         flags: ConnectionFlags) -> Connection:
-    if flags.as_user:
-        groups, uid = tuple(flags.as_groups), flags.as_uid or ""
-        extra: dict[str, list[str]] = {}
-        name = flags.as_user
-    else:
-        name, uid = as_text(user.get("as")), as_text(user.get("as-uid"))
-        groups = tuple(as_text(group) for group in user.get("as-groups") or ())
-        extra = user.get("as-user-extra") or {}
-        if (groups or uid or extra) and not name:
-            raise VirtExposeError(f'user "{connection.user}" in the kubeconfig asks for impersonated'
-                                  " groups, uid or extra without a user to impersonate (as)")
+    """As kubectl: each flag replaces its own field of the user's `as*` settings and keeps the others."""
+    name = flags.as_user or as_text(user.get("as"))
+    uid = flags.as_uid or as_text(user.get("as-uid"))
+    groups = tuple(flags.as_groups) or tuple(as_text(group) for group in user.get("as-groups") or ())
+    extra = user.get("as-user-extra")
+    extra = extra if isinstance(extra, dict) else {}
+    if (groups or uid or extra) and not name:
+        raise VirtExposeError(f'user "{connection.user}" in the kubeconfig asks for impersonated'
+                              " groups, uid or extra without a user to impersonate (as, or --as)")
     return replace(connection, impersonate_user=name, impersonate_uid=uid, impersonate_groups=groups,
                    impersonate_extra=tuple((as_text(k), tuple(as_text(v) for v in values or ()))
                                            for k, values in extra.items()))
 
 
-def _with_credentials(connection: Connection, user: dict[str, Any],
-                      cluster: dict[str, Any]) -> Connection:
+def _with_credentials(connection: Connection, user: dict[str, Any], cluster: dict[str, Any],
+                      origin: str) -> Connection:
     who = f'user "{connection.user}"' if connection.user else "the in-cluster service account"
-    return replace(connection, **user_credentials(user, cluster, who))
+    return replace(connection, **user_credentials(user, cluster, who, name=connection.user, origin=origin))
 
 
 def _no_config_message(flags: ConnectionFlags, environ: Mapping[str, str], context: str) -> str:

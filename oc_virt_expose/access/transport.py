@@ -11,7 +11,16 @@ roots; any CA in the bundle may anchor a chain (OpenSSL's partial-chain flag, Go
 `tls-server-name` overrides the name checked; `insecure-skip-tls-verify` skips the check. Client
 certificate data (kubeconfig or exec plugin) is handed to `SSLContext.load_cert_chain`, which reads only
 files: on Linux from a memfd (never on disk), elsewhere from a 0600 file in a private 0700 directory,
-deleted as soon as OpenSSL has read it. An encrypted key fails instead of prompting.
+deleted as soon as OpenSSL has read it. An encrypted key fails instead of prompting. A connection that skips
+verification says so once per process, where `on_unverified_server` points (the CLI's warnings).
+
+Proxies, as kubectl (checked side by side with kubectl 1.37.1): the cluster's `proxy-url`, else
+HTTPS_PROXY (HTTP_PROXY for an http server) minus NO_PROXY and loopback hosts. `http://` and `https://`
+proxies get a CONNECT (with Basic Proxy-Authorization from the URL's user:password); an https proxy's
+certificate is checked like the cluster's (its CA or the system's, `insecure-skip-tls-verify` too, as Go
+does). `socks5://` and `socks5h://` proxies (`socks.py`) resolve the server's name themselves, with
+username/password from the URL. kubectl refuses `socks5h://` in proxy-url (not in HTTPS_PROXY); it is
+accepted here in both.
 """
 
 from __future__ import annotations
@@ -21,15 +30,62 @@ import http.client
 import os
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from oc_virt_expose import __version__
 from oc_virt_expose.access.kubeconfig import Connection
+from oc_virt_expose.access.socks import ProxyError, socks5_connect
 from oc_virt_expose.errors import ConnectionFailure, VirtExposeError
 
 CONNECT_TIMEOUT = 30.0  # seconds, as kubectl's dialer
 _PARTIAL_CHAIN = getattr(ssl, "VERIFY_X509_PARTIAL_CHAIN", 0x80000)
+UNVERIFIED = "the server's certificate is not verified; anyone on the path can read and change this traffic"
+_UNKNOWN_AUTHORITY = frozenset({2, 18, 19, 20, 21, 27})  # OpenSSL X509_V_ERR_* of an untrusted chain
+_NAME_MISMATCH = frozenset({62, 63, 64})  # host name, email, IP address
+_EXPIRED = 10
+_unverified_notice: dict[str, Callable[[str], None] | None] = {"sink": None}
+
+
+def on_unverified_server(sink: Callable[[str], None] | None) -> None:
+    """Where to say, once per process, that the server's certificate is not verified (None: nowhere, as
+    in completion and library use)."""
+    _unverified_notice["sink"] = sink
+
+
+def _say_unverified(connection: Connection) -> None:
+    sink = _unverified_notice.pop("sink", None)  # once: the next connection finds no sink
+    _unverified_notice["sink"] = None
+    if sink is not None:
+        origin = ("--insecure-skip-tls-verify" if connection.trust_source == "--insecure-skip-tls-verify"
+                  else f'insecure-skip-tls-verify of cluster "{connection.cluster or "in-cluster"}" in the kubeconfig')
+        sink(f"{origin}: {UNVERIFIED}")
+
+
+def user_agent() -> str:
+    system = {"win32": "windows", "cygwin": "windows"}.get(sys.platform, sys.platform.rstrip("0123456789"))
+    machine = os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "AMD64": "amd64", "ARM64": "arm64"}.get(machine, machine)
+    return f"virt-expose/{__version__} ({system}/{arch.lower()}) kubectl-plugin"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A proxy URL taken apart; `address` (host:port) is what messages show, never the credentials."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def _dial(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
@@ -79,22 +135,57 @@ def open_connection(connection: Connection, *, cert_pem: bytes = b"", key_pem: b
     """An unconnected HTTP(S) connection to the server (through a proxy when one applies)."""
     url = urlsplit(connection.server)
     host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
-    proxy = proxy_for(connection, host, os.environ if environ is None else environ)
-    dial_host, dial_port = host, port
-    if proxy:
-        dial_host, dial_port = _proxy_address(proxy)
+    proxy_url = proxy_for(connection, host, os.environ if environ is None else environ)
+    proxy = parse_proxy(proxy_url) if proxy_url else None
+    tunnelled = proxy is not None and proxy.scheme in ("http", "https")
+    dial_host, dial_port = (proxy.host, proxy.port) if tunnelled and proxy is not None else (host, port)
     timeout = min(connection.request_timeout or CONNECT_TIMEOUT, CONNECT_TIMEOUT)
+    context = tls_context(connection, cert_pem=cert_pem, key_pem=key_pem) if url.scheme == "https" else None
+    if url.scheme == "https" and connection.insecure:
+        _say_unverified(connection)
     http_connection: _HTTP
-    if url.scheme == "https":
-        context = tls_context(connection, cert_pem=cert_pem, key_pem=key_pem)
+    if context is not None:
         http_connection = _HTTPS(dial_host, dial_port, context=context, timeout=timeout,
                                  server_hostname=connection.tls_server_name or host)
     else:
         http_connection = _HTTP(dial_host, dial_port, timeout=timeout)
     http_connection.read_timeout = connection.request_timeout
-    if proxy:
+    if proxy is not None:
+        http_connection._create_connection = _proxy_dialer(proxy, host, port, context or tls_context(connection))
+    if tunnelled and proxy is not None:
         http_connection.set_tunnel(host, port, headers=_proxy_headers(proxy))
     return http_connection
+
+
+def _proxy_dialer(proxy: Proxy, host: str, port: int,
+                  context: ssl.SSLContext) -> Callable[..., socket.socket]:
+    """A `create_connection` for http.client that reaches the proxy: through TLS for an https proxy, through
+    the SOCKS5 handshake to host:port for a socks5 one. Failures name the proxy, never its credentials."""
+    def dial(_address: tuple[str, int], timeout: object = None, *args: object) -> socket.socket:
+        try:
+            sock = _dial((proxy.host, proxy.port), timeout, *args)
+        except OSError as error:
+            raise ProxyError(f"cannot reach the proxy {proxy.address}: {_reason(error)}") from None
+        try:
+            if proxy.scheme == "https":
+                return _through(context.wrap_socket(sock, server_hostname=proxy.host.encode("ascii")
+                                                    if proxy.host.isascii() else proxy.host), timeout)
+            if proxy.scheme in ("socks5", "socks5h"):
+                socks5_connect(sock, host, port, username=proxy.username, password=proxy.password)
+            return sock
+        except ssl.SSLCertVerificationError as error:
+            sock.close()
+            raise ProxyError(f"the https proxy {proxy.address} has an untrusted certificate"
+                             f" ({error.verify_message}): as kubectl, it is checked against the cluster's"
+                             " certificate authority (or the system's when the cluster has none)") from None
+        except ProxyError as error:
+            sock.close()
+            raise ProxyError(f"proxy {proxy.address}: {error}") from None
+        except (OSError, ssl.SSLError) as error:
+            sock.close()
+            raise ProxyError(f"proxy {proxy.address}: {_reason(error)}") from None
+
+    return dial
 
 
 def tls_context(connection: Connection, *, cert_pem: bytes = b"", key_pem: bytes = b"") -> ssl.SSLContext:
@@ -218,30 +309,92 @@ def _in_network(host: str, cidr: str) -> bool:
         return False
 
 
-def _proxy_address(proxy: str) -> tuple[str, int]:
-    url = urlsplit(proxy)
-    if url.scheme not in ("http", "") or not url.hostname:
-        raise VirtExposeError(f'proxy "{url.scheme}://{url.hostname}": only http:// proxies are supported')
-    return url.hostname, url.port or 80
+def _through(tls: ssl.SSLSocket, timeout: object) -> socket.socket:
+    """A plain socket whose bytes a thread carries over `tls` (the connection to an https proxy): the CONNECT
+    and then the server's own TLS go over it, since the ssl module cannot layer an SSLSocket on another."""
+    import threading
+
+    ends = socket.socketpair()
+    plain, relayed = _PairEnd(fileno=ends[0].detach()), ends[1]
+    plain.settimeout(timeout if isinstance(timeout, (int, float)) else None)
+    tls.settimeout(None)
+    threading.Thread(target=_relay, args=(relayed, tls), name="virt-expose-proxy-tls", daemon=True).start()
+    return plain
 
 
-def _proxy_headers(proxy: str) -> dict[str, str]:
-    url = urlsplit(proxy)
-    if not url.username:
+class _PairEnd(socket.socket):
+    """A local socket pair's end, which takes no TCP options (http.client sets TCP_NODELAY on connecting)."""
+
+    def setsockopt(self, level: int, *args: Any) -> None:
+        if level != socket.IPPROTO_TCP:
+            super().setsockopt(level, *args)
+
+
+def _relay(plain: socket.socket, tls: ssl.SSLSocket) -> None:
+    """Copy bytes both ways until either side closes; bytes TLS already decrypted are sent first."""
+    import select
+
+    with plain, tls:
+        while True:
+            ready = [tls] if tls.pending() else select.select([plain, tls], [], [])[0]
+            for sock in ready:
+                try:
+                    data = _available(sock)
+                    if data:
+                        (tls if sock is plain else plain).sendall(data)
+                except OSError:
+                    return
+                if data == b"":
+                    return
+
+
+def _available(sock: socket.socket) -> bytes | None:
+    """What a readable socket holds; None when a TLS socket only had a record with no data (a TLS 1.3
+    session ticket, a partial record), where a blocking read would wait for the other side's next request."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536)
+    except ssl.SSLWantReadError:
+        return None
+    finally:
+        sock.setblocking(True)
+
+
+def parse_proxy(proxy_url: str) -> Proxy:
+    """A proxy URL of a scheme kubectl supports (http, https, socks5; socks5h too)."""
+    url = urlsplit(proxy_url)
+    scheme = url.scheme.lower()
+    default_port = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}.get(scheme)
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+        default_port = None
+    if default_port is None or not url.hostname:
+        raise VirtExposeError(f'proxy "{scheme}://{url.hostname or ""}": not a proxy URL kubectl takes'
+                              " (http://, https:// or socks5:// with a host)")
+    return Proxy(scheme, url.hostname, port or default_port, unquote(url.username or ""),
+                 unquote(url.password or ""))
+
+
+def _proxy_headers(proxy: Proxy) -> dict[str, str]:
+    if not proxy.username:
         return {}
-    pair = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+    pair = f"{proxy.username}:{proxy.password}".encode()
     return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
-def connection_failure(error: BaseException, server: str, *, timeout: float | None) -> ConnectionFailure:
-    """One line naming the server and what to check, from a socket, TLS or HTTP error."""
+def connection_failure(error: BaseException, server: str, *, timeout: float | None,
+                       connection: Connection | None = None) -> ConnectionFailure:
+    """One line naming the server and what to check, from a socket, TLS or HTTP error; with the connection,
+    a certificate problem names the flag and the kubeconfig field that fix it."""
     url = urlsplit(server)
     address = url.netloc.rsplit("@", 1)[-1]
     if isinstance(error, ssl.SSLCertVerificationError):
-        return ConnectionFailure(
-            f"Unable to connect to the server {server}: TLS certificate verification failed"
-            f" ({error.verify_message}); check the cluster's certificate-authority in the kubeconfig,"
-            " --certificate-authority or --tls-server-name (--insecure-skip-tls-verify skips the check)")
+        return ConnectionFailure(f"Unable to connect to the server {server}: TLS certificate verification failed"
+                                 f" ({_untrusted(error, connection or Connection(server=server, namespace=''))}")
+    if isinstance(error, ProxyError):
+        return ConnectionFailure(f"Unable to connect to the server {server}: {error}")
     if isinstance(error, ssl.SSLError):
         return ConnectionFailure(f"Unable to connect to the server {server}: TLS handshake failed"
                                  f" ({error.reason or error}); is it an HTTPS API server that accepts"
@@ -260,5 +413,31 @@ def connection_failure(error: BaseException, server: str, *, timeout: float | No
     if isinstance(error, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
         return ConnectionFailure(f"Unable to connect to the server {server}: the connection was closed"
                                  " by the server or a proxy; check the server address and port")
-    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-    return ConnectionFailure(f"Unable to connect to the server {server}: {reason}")
+    return ConnectionFailure(f"Unable to connect to the server {server}: {_reason(error)}")
+
+
+def _untrusted(error: ssl.SSLCertVerificationError, connection: Connection) -> str:
+    """Why the server's certificate was refused, closing the parenthesis it is put in, and the flag and
+    kubeconfig field that fix it."""
+    fields = (f"clusters[{connection.cluster}].cluster" if connection.cluster
+              else "the cluster entry of the kubeconfig") + "."
+    if error.verify_code in _NAME_MISMATCH:
+        return (f"{error.verify_message.rstrip('.')}); use a server address the certificate names, or give"
+                f" the name to check with --tls-server-name or {fields}tls-server-name")
+    if error.verify_code == _EXPIRED:
+        return "the server's certificate has expired); check this machine's clock, or ask for a renewed certificate"
+    if error.verify_code not in _UNKNOWN_AUTHORITY:
+        return (f"{error.verify_message}); check the CA given by --certificate-authority or"
+                f" {fields}certificate-authority-data (or certificate-authority)")
+    trusted = {"certificate-authority-data": f"the CA in {fields}certificate-authority-data",
+               "certificate-authority": f"the CA file {connection.ca_file} of {fields}certificate-authority",
+               "--certificate-authority": f"the CA file {connection.ca_file} given by --certificate-authority",
+               "in-cluster": f"the service account's CA {connection.ca_file}"}.get(
+                   connection.trust_source, "any CA this machine trusts")
+    where = "" if connection.in_cluster else f", or set {fields}certificate-authority-data (or certificate-authority)"
+    return (f"certificate signed by unknown authority: the server's certificate is not signed by {trusted}); pass"
+            f" the cluster's CA with --certificate-authority FILE{where}")
+
+
+def _reason(error: BaseException) -> str:
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
