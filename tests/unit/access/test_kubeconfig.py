@@ -15,7 +15,7 @@ import yaml
 
 from oc_virt_expose.access.credentials import ExecConfig, parse_exec_config
 from oc_virt_expose.access.kubeconfig import config_paths, load_connection
-from oc_virt_expose.errors import UsageError, VirtExposeError
+from oc_virt_expose.errors import VirtExposeError
 from oc_virt_expose.model.settings import ConnectionFlags
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -271,9 +271,9 @@ def test_impersonation(tmp_path: Path, env: dict[str, str], no_pod: str) -> None
     assert connection.impersonate_extra == (("scopes", ("a", "b")),)
     flagged = load(ConnectionFlags(kubeconfig=str(path), as_user="bob", as_groups=("ops",)), env, no_pod)
     assert (flagged.impersonate_user, flagged.impersonate_groups, flagged.impersonate_extra) == (
-        "bob", ("ops",), ())
-    with pytest.raises(UsageError, match="--as-group and --as-uid need --as"):
-        load(ConnectionFlags(kubeconfig=str(path), as_groups=("ops",)), env, no_pod)
+        "bob", ("ops",), (("scopes", ("a", "b")),))  # as kubectl: each flag replaces its own field only
+    grouped = load(ConnectionFlags(kubeconfig=str(path), as_groups=("ops",)), env, no_pod)
+    assert (grouped.impersonate_user, grouped.impersonate_groups) == ("alice", ("ops",))
 
 
 # -- in a pod ----------------------------------------------------------------------------------------
