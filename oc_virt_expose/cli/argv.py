@@ -56,7 +56,7 @@ def normalize_argv(argv: Sequence[str], parser: argparse.ArgumentParser) -> list
             return result + list(argv[index - 1:])
         if equals and flag in booleans:
             result.append(_boolean_flag(flag, value))
-        elif arg == "--dry-run" and following not in DRY_RUN_MODES:
+        elif arg == "--dry-run" and (following or "").lower() not in DRY_RUN_MODES:  # read as `--dry-run=` reads it
             result.append("--dry-run=client")
         elif arg in values and following is not None and following.startswith("-"):
             result.append(f"{arg}={following}")

@@ -27,7 +27,8 @@ class ListRequest(NamedTuple):
 def request_from_args(args: argparse.Namespace) -> ListRequest:
     kind, names = parse_targets(args.resource_type, args.resource_names)
     if names and args.all_namespaces:
-        raise UsageError("a resource cannot be retrieved by name across all namespaces")
+        raise UsageError("a resource cannot be retrieved by name across all namespaces: give NAMEs or "
+                         "-A/--all-namespaces, not both")
     labels = parse_label_pairs(args.selector, "--selector") if args.selector else {}
     return ListRequest(kind, names, bool(args.all_namespaces), format_labels(labels) or None)
 
