@@ -54,7 +54,7 @@ dist: $(INSTALLED)
 
 # completions/: shtab scripts for bash, zsh and tcsh, generated from the real parser (a test fails when stale).
 completions: $(INSTALLED)
-	$(BIN)/python -m oc_virt_expose.completion completions
+	$(BIN)/python -m oc_virt_expose.cli.completion completions
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .ruff_cache .mypy_cache *.egg-info
