@@ -144,8 +144,9 @@ def oldest_and_newest_python() -> dict[str, tuple[tuple[int, int], Path]]:
     floor = tuple(int(part) for part in build_dist.PYTHON_FLOOR.split("."))
     supported = {version: path for version, path in cpython_interpreters().items() if version >= floor}
     if floor not in supported:
+        found = ", ".join(f"{major}.{minor}" for major, minor in sorted(supported)) or "none"
         pytest.fail(f"no CPython {build_dist.PYTHON_FLOOR} on this machine (looked for $PYENV_ROOT/versions/*/bin/"
-                    f"python3 and python3.N on PATH; found {sorted(supported) or 'none'} of the supported ones): "
+                    f"python3 and python3.N on PATH; of the supported versions found: {found}): "
                     f"the package declares Python {build_dist.PYTHON_FLOOR}+ and this test proves it on a real one; "
                     f"install it, e.g. `pyenv install {build_dist.PYTHON_FLOOR}`", pytrace=False)
     newest = max(supported)
