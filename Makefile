@@ -13,8 +13,8 @@ $(INSTALLED): setup.cfg pyproject.toml tests/constraints.txt
 	touch $@
 
 # The sandbox's Go programs, built once into .cache/sandbox, one numbered step each (tests/sandbox/build.py):
-# all of them for the suite (the first run takes ~15 minutes on 2 cores), those of one default sandbox for
-# the demo (~12 minutes).
+# all of them for the suite, those of one default sandbox for the demo (about 2.5 minutes fewer). With an
+# empty Go cache, on 2 cores: ~15 minutes for all on a quiet machine, ~22 under load.
 sandbox-build: $(INSTALLED)
 	$(BIN)/python -m tests.sandbox.build --for test
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.workloads import create_vm
 from tests.packaging import build_dist
+from tests.sandbox.manifests import vm_manifest
 from tests.sandbox.running import RunningSandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,23 +23,6 @@ SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Completion gives up after 0.8 s (test_shell_completion checks that); tests of what it offers give it more,
 # since the sandbox's own processes can keep a 2-core CI machine busy for seconds.
 PATIENT = {"VIRT_EXPOSE_COMPLETION_TIMEOUT": "10"}
-VM = """
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata:
-  name: {name}
-spec:
-  runStrategy: {run_strategy}
-  template:
-    spec:
-      domain:
-        devices:
-          interfaces: [{{name: default, masquerade: {{}}}}]
-        resources:
-          requests:
-            memory: 128Mi
-      networks: [{{name: default, pod: {{}}}}]
-"""
 KUBECONFIG = """
 apiVersion: v1
 kind: Config
@@ -124,9 +109,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def create_vms(sandbox: RunningSandbox, namespace: str, *names: str, running: bool = False) -> None:
     """Small VMs on the pod network; stopped, or running and waited for until Ready."""
     for name in names:
-        sandbox.apply(VM.format(name=name, run_strategy="Always" if running else "Halted"), namespace=namespace)
-    for name in names if running else ():
-        sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
+        create_vm(sandbox, namespace, vm_manifest(name, running=running))
 
 
 def kubeconfig_in_namespace(sandbox: RunningSandbox, namespace: str, directory: Path) -> Path:
@@ -161,8 +144,9 @@ def oldest_and_newest_python() -> dict[str, tuple[tuple[int, int], Path]]:
     floor = tuple(int(part) for part in build_dist.PYTHON_FLOOR.split("."))
     supported = {version: path for version, path in cpython_interpreters().items() if version >= floor}
     if floor not in supported:
+        found = ", ".join(f"{major}.{minor}" for major, minor in sorted(supported)) or "none"
         pytest.fail(f"no CPython {build_dist.PYTHON_FLOOR} on this machine (looked for $PYENV_ROOT/versions/*/bin/"
-                    f"python3 and python3.N on PATH; found {sorted(supported) or 'none'} of the supported ones): "
+                    f"python3 and python3.N on PATH; of the supported versions found: {found}): "
                     f"the package declares Python {build_dist.PYTHON_FLOOR}+ and this test proves it on a real one; "
                     f"install it, e.g. `pyenv install {build_dist.PYTHON_FLOOR}`", pytrace=False)
     newest = max(supported)

@@ -1,10 +1,22 @@
 """python -m tests.sandbox --kubeconfig PATH [--stack ipv4|ipv6|dual] [--seed demo|empty] [--kubevirt-version 1.7|1.6]
+[--no-kubevirt] [--no-load-balancer] [--no-route-api] [--timings]
 
 Builds what is missing, starts the sandbox cluster, writes its kubeconfig (current namespace
 example-namespace), prints `sandbox ready: KUBECONFIG=PATH` and serves until SIGINT or SIGTERM.
 The kubeconfig's current context is the admin's; its other contexts are other users (tests/sandbox/users.py)
 and `faults`, the API server through the fault proxy. On stderr, `sandbox: audit log PATH` names the API
 server's audit log (tests/sandbox/audit.py counts requests in it).
+
+Variants, each the same start minus a part:
+- `--no-kubevirt`: the control plane and the nodes only, no KubeVirt CRDs, controllers or virt-handler (the
+  nodes lack KubeVirt's labels and devices): a cluster where KubeVirt is not installed. With `--seed empty`
+  only (the demo seed is KubeVirt's objects).
+- `--no-route-api`: no Route CRD, host-assignment webhook or router, as on a Kubernetes cluster that is not
+  OpenShift (the infrastructure ConfigMap's `routerDomain` is empty).
+- `--no-load-balancer`: no load-balancer provider; LoadBalancer Services stay pending.
+`--timings` prints each start phase (when it began and ended, in seconds from the start; phases that do not
+depend on each other overlap), the total, and each component's CPU time and memory on stderr, before the ready
+line.
 """
 
 from __future__ import annotations
@@ -14,37 +26,52 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
+
+from kubernetes.client.rest import ApiException
 
 from tests.sandbox.cluster import SEEDS, Sandbox, SandboxOptions
 
 
-def parse(argv: list[str] | None) -> SandboxOptions:
-    parser = argparse.ArgumentParser(prog="python -m tests.sandbox", description=__doc__.splitlines()[2])
+def parse(argv: list[str] | None) -> tuple[SandboxOptions, bool]:
+    """The sandbox's options and whether to print the timings."""
+    parser = argparse.ArgumentParser(prog="python -m tests.sandbox", description=__doc__.splitlines()[3])
     parser.add_argument("--kubeconfig", type=Path, required=True, help="where to write the kubeconfig")
     parser.add_argument("--stack", choices=("ipv4", "ipv6", "dual"), default="ipv4",
                         help="IP families of services and pods (dual: IPv4 first)")
     parser.add_argument("--seed", choices=SEEDS, default="empty",
                         help="demo: the seed's VM and friends; empty: only the namespace")
-    parser.add_argument("--kubevirt-version", choices=("1.7", "1.6"), default="1.7",
-                        help="KubeVirt's controllers, API and CRDs of this release (1.6's launcher pods lack "
-                             "vmi.kubevirt.io/id)")
+    kubevirt = parser.add_mutually_exclusive_group()
+    kubevirt.add_argument("--kubevirt-version", choices=("1.7", "1.6"), default="1.7",
+                          help="KubeVirt's controllers, API and CRDs of this release (1.6's launcher pods lack "
+                               "vmi.kubevirt.io/id)")
+    kubevirt.add_argument("--no-kubevirt", dest="kubevirt_version", action="store_const", const=None,
+                          help="KubeVirt not installed: the control plane and the nodes only")
     parser.add_argument("--load-balancer", action=argparse.BooleanOptionalAction, default=True,
                         help="give LoadBalancer Services an address, as MetalLB would (default: on)")
+    parser.add_argument("--route-api", action=argparse.BooleanOptionalAction, default=True,
+                        help="OpenShift's Route API, host assignment and router, as MicroShift has them (default: on)")
+    parser.add_argument("--timings", action="store_true", help="print each start phase's duration on stderr")
     args = parser.parse_args(argv)
+    if args.kubevirt_version is None and args.seed == "demo":
+        parser.error("--seed demo needs KubeVirt (its objects are VMs): use --seed empty with --no-kubevirt")
     return SandboxOptions(kubeconfig=args.kubeconfig.resolve(), stack=args.stack, seed=args.seed,
-                          kubevirt_version=args.kubevirt_version, load_balancer=args.load_balancer)
+                          kubevirt_version=args.kubevirt_version, load_balancer=args.load_balancer,
+                          route_api=args.route_api), args.timings
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse(argv)
+    options, timings = parse(argv)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     sandbox = Sandbox(options)
     try:
         sandbox.start()
-    except (subprocess.CalledProcessError, RuntimeError, TimeoutError) as error:
+    except Exception as error:  # whatever it is, everything started so far is stopped
+        if not isinstance(error, (subprocess.CalledProcessError, ApiException, RuntimeError, TimeoutError)):
+            traceback.print_exc()
         detail = error.stderr.decode(errors="replace").strip() if isinstance(error, subprocess.CalledProcessError) \
             and error.stderr else ""
         print(f"sandbox: failed to start: {error} {detail}", file=sys.stderr)
@@ -52,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--- {child.name} (last lines of its log)\n{child.tail()}", file=sys.stderr)
         sandbox.stop()
         return 1
+    finally:
+        if timings:
+            print("\n".join([*sandbox.timings.lines(), *sandbox.usage_lines()]), file=sys.stderr, flush=True)
     print(f"sandbox ready: KUBECONFIG={options.kubeconfig}", flush=True)
     stop.wait()
     sandbox.stop()

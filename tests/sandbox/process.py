@@ -9,11 +9,19 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import urllib3
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
+# The kernel sends PR_SET_PDEATHSIG's signal when the *thread* that started the child ends, and the sandbox
+# starts its parts from short-lived threads: every child is started by this one thread, which lives as long as
+# the process.
+_STARTER = ThreadPoolExecutor(1, thread_name_prefix="process-starter")
 
 
 def _die_with_parent() -> None:
@@ -41,6 +49,9 @@ class Child:
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.starts += 1
+        return _STARTER.submit(self._popen).result()
+
+    def _popen(self) -> subprocess.Popen[bytes]:
         with open(self.log, "ab") as log:
             log.write(f"--- start {self.starts}: {' '.join(self.argv)}\n".encode())
             log.flush()
@@ -49,6 +60,32 @@ class Child:
 
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def rss_mib(self) -> float:
+        """Resident memory, in MiB (0 once exited)."""
+        try:
+            status = Path(f"/proc/{self.popen.pid}/status").read_text()
+        except FileNotFoundError:
+            return 0.0
+        return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far (user and system; 0 once exited)."""
+        try:
+            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    def check_running(self, waiting_for: str) -> None:
+        """Raises, with the end of its log, if the process has exited (it will not get ready then)."""
+        if self.popen.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.popen.returncode} while waiting for {waiting_for}; "
+                               f"log {self.log}:\n{self.tail(30)}")
+
+
+def timed_out(what: str, child: Child | None) -> TimeoutError:
+    return TimeoutError(f"{what}: not ready in time" + (f"; log {child.log}:\n{child.tail(30)}" if child else ""))
 
 
 class Supervisor:
@@ -107,3 +144,31 @@ class Supervisor:
         self._stopping.set()
         for child in reversed(self.children):
             self.stop(child, grace)
+
+
+
+def poll_until(what: str, ready: Callable[[], bool], deadline: float, *children: Child) -> None:
+    """Asks `ready()` every 50 ms (for what cannot be watched: a component's health endpoint, a webhook in
+    effect) until it holds; fails at once with the log's tail if one of `children` exits, or at `deadline`."""
+    while not ready():
+        for child in children:
+            child.check_running(what)
+        if time.monotonic() > deadline:
+            raise timed_out(what, children[-1] if children else None)
+        time.sleep(0.05)
+
+
+class HealthCheck:
+    """A GET of a component's health endpoint that passes on 200 (on any answer with `any_answer`: the
+    server is up)."""
+
+    def __init__(self, url: str, ca_file: Path | None = None, *, any_answer: bool = False) -> None:
+        self.url, self.any_answer = url, any_answer
+        self._http = urllib3.PoolManager(ca_certs=str(ca_file) if ca_file else None, retries=False,
+                                         timeout=urllib3.Timeout(connect=1, read=2))
+
+    def __call__(self) -> bool:
+        try:
+            return self._http.request("GET", self.url).status == 200 or self.any_answer
+        except urllib3.exceptions.HTTPError:  # refused, reset, TLS, timeout
+            return False

@@ -20,21 +20,23 @@ from __future__ import annotations
 import datetime
 import json
 import secrets
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.sandbox.controlplane import ControlPlane
+from kubernetes import client
 
-HERE = Path(__file__).resolve().parent
+from tests.sandbox.apiclient import apply, service_account_token
+from tests.sandbox.controlplane import ControlPlane
+from tests.sandbox.exec_credential import kubeconfig_user
+
 ADMIN_CONTEXT = "sandbox"
 RESTRICTED_ACCOUNT = "restricted"
 CERT_USER = "sandbox-cert-user"
 CERT_GROUP = "kubeadm:cluster-admins"
 EXEC_ACCOUNT = ("default", "sandbox-exec-user")
 TOKEN_DURATION = datetime.timedelta(days=30)  # outlives any sandbox; nothing rotates these tokens
+FIELD_MANAGER = "sandbox-users"
 RESTRICTED_RULES = [
     {"apiGroups": ["kubevirt.io"], "resources": ["virtualmachines", "virtualmachineinstances"],
      "verbs": ["get", "list", "watch"]},
@@ -77,35 +79,25 @@ class Kubeconfig:
         return path
 
 
-def create_users(kubectl: list[str], control_plane: ControlPlane, directory: Path,
+def create_users(api: client.ApiClient, control_plane: ControlPlane, directory: Path,
                  namespace: str) -> list[KubeconfigUser]:
     """Creates the users' ServiceAccounts, RBAC and credentials; `namespace` must exist."""
     directory.mkdir(parents=True, exist_ok=True)
-    _apply(kubectl, _rbac(namespace))
-    restricted = _token(kubectl, namespace, RESTRICTED_ACCOUNT)
+    apply(api, _rbac(namespace), FIELD_MANAGER)
+    seconds = int(TOKEN_DURATION.total_seconds())
+    restricted = service_account_token(api, namespace, RESTRICTED_ACCOUNT, seconds)
     cert, key = control_plane.ca.issue(CERT_USER, CERT_USER, organizations=[CERT_GROUP], usage="client")
     exec_token_file = directory / "exec-user.token"
-    exec_token_file.write_text(_token(kubectl, *EXEC_ACCOUNT) + "\n")
+    exec_token_file.write_text(service_account_token(api, *EXEC_ACCOUNT, seconds) + "\n")
     exec_token_file.chmod(0o600)
     return [
         KubeconfigUser(ADMIN_CONTEXT, {"token": control_plane.admin_token}),
         KubeconfigUser("restricted", {"token": restricted}),
         KubeconfigUser("cert-user", {"client-certificate": str(cert), "client-key": str(key)}),
-        KubeconfigUser("exec-user", {"exec": _exec_plugin(exec_token_file)}),
+        KubeconfigUser("exec-user", kubeconfig_user(exec_token_file, TOKEN_DURATION)),
         KubeconfigUser("anonymous", {}),
         KubeconfigUser("bad-token", {"token": secrets.token_urlsafe(32)}),
     ]
-
-
-def _exec_plugin(token_file: Path) -> dict[str, Any]:
-    expires = datetime.datetime.now(datetime.timezone.utc) + TOKEN_DURATION
-    return {
-        "apiVersion": "client.authentication.k8s.io/v1",
-        "command": sys.executable,
-        "args": [str(HERE / "exec_credential.py"), str(token_file), expires.strftime("%Y-%m-%dT%H:%M:%SZ")],
-        "interactiveMode": "Never",
-        "provideClusterInfo": False,
-    }
 
 
 def _rbac(namespace: str) -> list[dict[str, Any]]:
@@ -131,16 +123,3 @@ def _binding(kind: str, name: str, role_kind: str, role: str, subject: dict[str,
     return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": metadata,
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
             "subjects": [subject]}
-
-
-def _apply(kubectl: list[str], objects: list[dict[str, Any]]) -> None:
-    listing = {"apiVersion": "v1", "kind": "List", "items": objects}
-    subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps(listing).encode(), check=True,
-                   capture_output=True)
-
-
-def _token(kubectl: list[str], namespace: str, account: str) -> str:
-    hours = int(TOKEN_DURATION.total_seconds() // 3600)
-    created = subprocess.run([*kubectl, "create", "token", account, "-n", namespace, f"--duration={hours}h"],
-                             check=True, capture_output=True, text=True)
-    return created.stdout.strip()
