@@ -312,6 +312,8 @@ class BatchRequest(NamedTuple):
         if args.route:
             raise UsageError("--route with several objects is not supported yet: expose each with --route")
         parallel = parse_count(args.parallel, "--parallel", MAX_PARALLEL)
+        if args.name_suffix:
+            validate_name_suffix(args.name_suffix)
         batch = cls(targets, ExposeRequest.from_args(args, targets.kind, "placeholder"),
                     args.name_suffix or "", parallel)
         batch.request_for("placeholder").validate()
@@ -323,6 +325,15 @@ class BatchRequest(NamedTuple):
         if len(service_name) > 63:
             service_name = default_service_name(name)[: 63 - len(self.name_suffix)] + self.name_suffix
         return self.template._replace(name=name, service=self.template.service._replace(name=service_name))
+
+
+def validate_name_suffix(suffix: str) -> None:
+    """A suffix that ends a Service name after any object's name (cut to fit, as `request_for` does)."""
+    try:
+        validate_service_name("a" + suffix, given=True)
+    except UsageError:
+        raise UsageError(f'invalid --name-suffix "{suffix}": after the object\'s name it must end a Service name, '
+                         "so at most 62 lowercase letters, digits and '-', ending with a letter or digit") from None
 
 
 def request_from_args(args: argparse.Namespace) -> ExposeRequest | BatchRequest:
