@@ -14,18 +14,12 @@ files: on Linux from a memfd (never on disk), elsewhere from a 0600 file in a pr
 deleted as soon as OpenSSL has read it. An encrypted key fails instead of prompting. A connection that skips
 verification says so once per process, where `on_unverified_server` points (the CLI's warnings).
 
-Proxies, as kubectl (checked side by side with kubectl 1.37.1): the cluster's `proxy-url`, else
-HTTPS_PROXY (HTTP_PROXY for an http server) minus NO_PROXY and loopback hosts. `http://` and `https://`
-proxies get a CONNECT (with Basic Proxy-Authorization from the URL's user:password); an https proxy's
-certificate is checked like the cluster's (its CA or the system's, `insecure-skip-tls-verify` too, as Go
-does). `socks5://` and `socks5h://` proxies (`socks.py`) resolve the server's name themselves, with
-username/password from the URL. kubectl refuses `socks5h://` in proxy-url (not in HTTPS_PROXY); it is
-accepted here in both.
+Proxies, as kubectl: the cluster's `proxy-url`, else HTTPS_PROXY (HTTP_PROXY for an http server) minus
+NO_PROXY and loopback hosts; http, https, socks5 and socks5h ones (`tunnel.py`).
 """
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
 import socket
@@ -33,13 +27,12 @@ import ssl
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from oc_virt_expose import __version__
 from oc_virt_expose.access.kubeconfig import Connection
-from oc_virt_expose.access.socks import ProxyError, socks5_connect
+from oc_virt_expose.access.socks import ProxyError
+from oc_virt_expose.access.tunnel import dial, parse_proxy, proxy_dialer, proxy_headers, reason_of
 from oc_virt_expose.errors import ConnectionFailure, VirtExposeError
 
 CONNECT_TIMEOUT = 30.0  # seconds, as kubectl's dialer
@@ -73,29 +66,6 @@ def user_agent() -> str:
     return f"virt-expose/{__version__} ({system}/{arch.lower()}) kubectl-plugin"
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """A proxy URL taken apart; `address` (host:port) is what messages show, never the credentials."""
-
-    scheme: str
-    host: str
-    port: int
-    username: str = field(default="", repr=False)
-    password: str = field(default="", repr=False)
-
-    @property
-    def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def _dial(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
-    """socket.create_connection with an ASCII host as bytes: a str host goes through the idna codec,
-    whose first use imports stringprep and unicodedata (as ssl does for server_hostname, below)."""
-    host, port = address
-    return socket.create_connection((host.encode("ascii") if host.isascii() else host, port),  # type: ignore[arg-type]
-                                    *args, **kwargs)  # type: ignore[arg-type]
-
-
 class _HTTP(http.client.HTTPConnection):
     """A plain connection whose reads time out after `read_timeout` (None: never), not the dial's."""
 
@@ -103,7 +73,7 @@ class _HTTP(http.client.HTTPConnection):
 
     def __init__(self, host: str, port: int, *, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._create_connection = _dial
+        self._create_connection = dial
 
     def connect(self) -> None:
         super().connect()
@@ -151,41 +121,10 @@ def open_connection(connection: Connection, *, cert_pem: bytes = b"", key_pem: b
         http_connection = _HTTP(dial_host, dial_port, timeout=timeout)
     http_connection.read_timeout = connection.request_timeout
     if proxy is not None:
-        http_connection._create_connection = _proxy_dialer(proxy, host, port, context or tls_context(connection))
+        http_connection._create_connection = proxy_dialer(proxy, host, port, context or tls_context(connection))
     if tunnelled and proxy is not None:
-        http_connection.set_tunnel(host, port, headers=_proxy_headers(proxy))
+        http_connection.set_tunnel(host, port, headers=proxy_headers(proxy))
     return http_connection
-
-
-def _proxy_dialer(proxy: Proxy, host: str, port: int,
-                  context: ssl.SSLContext) -> Callable[..., socket.socket]:
-    """A `create_connection` for http.client that reaches the proxy: through TLS for an https proxy, through
-    the SOCKS5 handshake to host:port for a socks5 one. Failures name the proxy, never its credentials."""
-    def dial(_address: tuple[str, int], timeout: object = None, *args: object) -> socket.socket:
-        try:
-            sock = _dial((proxy.host, proxy.port), timeout, *args)
-        except OSError as error:
-            raise ProxyError(f"cannot reach the proxy {proxy.address}: {_reason(error)}") from None
-        try:
-            if proxy.scheme == "https":
-                return _through(context.wrap_socket(sock, server_hostname=proxy.host.encode("ascii")
-                                                    if proxy.host.isascii() else proxy.host), timeout)
-            if proxy.scheme in ("socks5", "socks5h"):
-                socks5_connect(sock, host, port, username=proxy.username, password=proxy.password)
-            return sock
-        except ssl.SSLCertVerificationError as error:
-            sock.close()
-            raise ProxyError(f"the https proxy {proxy.address} has an untrusted certificate"
-                             f" ({error.verify_message}): as kubectl, it is checked against the cluster's"
-                             " certificate authority (or the system's when the cluster has none)") from None
-        except ProxyError as error:
-            sock.close()
-            raise ProxyError(f"proxy {proxy.address}: {error}") from None
-        except (OSError, ssl.SSLError) as error:
-            sock.close()
-            raise ProxyError(f"proxy {proxy.address}: {_reason(error)}") from None
-
-    return dial
 
 
 def tls_context(connection: Connection, *, cert_pem: bytes = b"", key_pem: bytes = b"") -> ssl.SSLContext:
@@ -309,81 +248,6 @@ def _in_network(host: str, cidr: str) -> bool:
         return False
 
 
-def _through(tls: ssl.SSLSocket, timeout: object) -> socket.socket:
-    """A plain socket whose bytes a thread carries over `tls` (the connection to an https proxy): the CONNECT
-    and then the server's own TLS go over it, since the ssl module cannot layer an SSLSocket on another."""
-    import threading
-
-    ends = socket.socketpair()
-    plain, relayed = _PairEnd(fileno=ends[0].detach()), ends[1]
-    plain.settimeout(timeout if isinstance(timeout, (int, float)) else None)
-    tls.settimeout(None)
-    threading.Thread(target=_relay, args=(relayed, tls), name="virt-expose-proxy-tls", daemon=True).start()
-    return plain
-
-
-class _PairEnd(socket.socket):
-    """A local socket pair's end, which takes no TCP options (http.client sets TCP_NODELAY on connecting)."""
-
-    def setsockopt(self, level: int, *args: Any) -> None:
-        if level != socket.IPPROTO_TCP:
-            super().setsockopt(level, *args)
-
-
-def _relay(plain: socket.socket, tls: ssl.SSLSocket) -> None:
-    """Copy bytes both ways until either side closes; bytes TLS already decrypted are sent first."""
-    import select
-
-    with plain, tls:
-        while True:
-            ready = [tls] if tls.pending() else select.select([plain, tls], [], [])[0]
-            for sock in ready:
-                try:
-                    data = _available(sock)
-                    if data:
-                        (tls if sock is plain else plain).sendall(data)
-                except OSError:
-                    return
-                if data == b"":
-                    return
-
-
-def _available(sock: socket.socket) -> bytes | None:
-    """What a readable socket holds; None when a TLS socket only had a record with no data (a TLS 1.3
-    session ticket, a partial record), where a blocking read would wait for the other side's next request."""
-    sock.setblocking(False)
-    try:
-        return sock.recv(65536)
-    except ssl.SSLWantReadError:
-        return None
-    finally:
-        sock.setblocking(True)
-
-
-def parse_proxy(proxy_url: str) -> Proxy:
-    """A proxy URL of a scheme kubectl supports (http, https, socks5; socks5h too)."""
-    url = urlsplit(proxy_url)
-    scheme = url.scheme.lower()
-    default_port = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080}.get(scheme)
-    try:
-        port = url.port
-    except ValueError:
-        port = None
-        default_port = None
-    if default_port is None or not url.hostname:
-        raise VirtExposeError(f'proxy "{scheme}://{url.hostname or ""}": not a proxy URL kubectl takes'
-                              " (http://, https:// or socks5:// with a host)")
-    return Proxy(scheme, url.hostname, port or default_port, unquote(url.username or ""),
-                 unquote(url.password or ""))
-
-
-def _proxy_headers(proxy: Proxy) -> dict[str, str]:
-    if not proxy.username:
-        return {}
-    pair = f"{proxy.username}:{proxy.password}".encode()
-    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode()}
-
-
 def connection_failure(error: BaseException, server: str, *, timeout: float | None,
                        connection: Connection | None = None) -> ConnectionFailure:
     """One line naming the server and what to check, from a socket, TLS or HTTP error; with the connection,
@@ -413,7 +277,7 @@ def connection_failure(error: BaseException, server: str, *, timeout: float | No
     if isinstance(error, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
         return ConnectionFailure(f"Unable to connect to the server {server}: the connection was closed"
                                  " by the server or a proxy; check the server address and port")
-    return ConnectionFailure(f"Unable to connect to the server {server}: {_reason(error)}")
+    return ConnectionFailure(f"Unable to connect to the server {server}: {reason_of(error)}")
 
 
 def _untrusted(error: ssl.SSLCertVerificationError, connection: Connection) -> str:
@@ -438,6 +302,3 @@ def _untrusted(error: ssl.SSLCertVerificationError, connection: Connection) -> s
     return (f"certificate signed by unknown authority: the server's certificate is not signed by {trusted}); pass"
             f" the cluster's CA with --certificate-authority FILE{where}")
 
-
-def _reason(error: BaseException) -> str:
-    return getattr(error, "strerror", None) or str(error) or type(error).__name__
