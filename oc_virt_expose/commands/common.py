@@ -12,7 +12,14 @@ from typing import TypeVar, overload
 
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model.labels import is_dns1123_label
-from oc_virt_expose.model.settings import CommonOptions, ConnectionFlags, DryRun, OutputFormat, parse_request_timeout
+from oc_virt_expose.model.settings import (
+    CommonOptions,
+    ConnectionFlags,
+    DryRun,
+    OutputFormat,
+    is_whole_number,
+    parse_request_timeout,
+)
 
 T = TypeVar("T")
 OBJECT_OUTPUTS = (OutputFormat.YAML, OutputFormat.JSON, OutputFormat.NAME)
@@ -98,7 +105,7 @@ def optional(parse: Callable[[str], T], value: str | None) -> T | None:
 def parse_count(text: str, flag: str, maximum: int) -> int:
     """A whole number from 1 to `maximum`."""
     value = text.strip()
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not is_whole_number(value) or not 1 <= int(value) <= maximum:
         raise UsageError(f'invalid {flag} "{text}": a whole number from 1 to {maximum}')
     return int(value)
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Union
 
 from oc_virt_expose.errors import UsageError
+from oc_virt_expose.model.settings import is_whole_number
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 PORT_SYNTAX = "PORT[:TARGET][/PROTOCOL], e.g. 80, 8080:80, 53/UDP, 443:https/TCP"
@@ -72,14 +73,14 @@ def parse_protocol(value: str) -> str:
     """`tcp` -> `TCP`; refuses anything but TCP, UDP and SCTP."""
     protocol = value.strip().upper()
     if protocol not in PROTOCOLS:
-        raise UsageError(f'invalid protocol "{value}": must be one of {", ".join(PROTOCOLS)}')
+        raise UsageError(f'invalid protocol "{value}" (--protocol): must be one of {", ".join(PROTOCOLS)}')
     return protocol
 
 
 def parse_port_number(value: str, what: str = "port") -> int:
     """A port number 1-65535; `what` names it in the message (`port`, `--node-port`)."""
     text = value.strip()
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not is_whole_number(text) or not 1 <= int(text) <= 65535:
         raise UsageError(f'invalid {what} "{value}": must be a number between 1 and 65535')
     return int(text)
 
@@ -102,11 +103,11 @@ def is_port_name(value: str) -> bool:
 def parse_target_port(value: str) -> TargetPort:
     """A target port: a number 1-65535, or a container port name (IANA service name, 15 characters)."""
     text = value.strip()
-    if text.isdigit():
-        return parse_port_number(text, "target port")
+    if is_whole_number(text):
+        return parse_port_number(text, "--target-port")
     if not is_port_name(text):
         raise UsageError(
-            f'invalid target port "{value}": must be a number between 1 and 65535 or a port name '
+            f'invalid --target-port "{value}": must be a number between 1 and 65535 or a port name '
             "(at most 15 lowercase letters, digits and '-', with at least one letter)"
         )
     return text
@@ -134,16 +135,16 @@ def parse_port_spec(text: str) -> PortSpec:
     elif protocol is not None and protocol.upper() not in PROTOCOLS:
         problem = f'"{protocol}" is not a protocol ({", ".join(PROTOCOLS)})'
     if problem:
-        raise UsageError(f'invalid port "{text}": {problem}; expected {PORT_SYNTAX}')
+        raise UsageError(f'invalid port "{text}" (--port): {problem}; expected {PORT_SYNTAX}')
     return PortSpec(
         port=int(port),
-        target=(int(target) if target.isdigit() else target) if target is not None else None,
+        target=(int(target) if is_whole_number(target) else target) if target is not None else None,
         protocol=protocol.upper() if protocol is not None else None,
     )
 
 
 def _is_port_number(text: str) -> bool:
-    return text.isdigit() and 1 <= int(text) <= 65535
+    return is_whole_number(text) and 1 <= int(text) <= 65535
 
 
 def parse_port_specs(values: Iterable[str]) -> list[PortSpec]:

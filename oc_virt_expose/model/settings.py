@@ -16,7 +16,7 @@ from oc_virt_expose.errors import UsageError
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                    "h": 3600.0}
 # patterns, compiled (and cached) by `re` at first use: a usage error compiles only those it needs
-_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
+_DURATION_PART = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)"
 
 
 class ConnectionFlags(NamedTuple):
@@ -71,7 +71,7 @@ class CommonOptions(NamedTuple):
 def parse_duration(text: str, *, what: str = "duration") -> float:
     """Seconds in a Go duration (`90s`, `1m30s`, `500ms`) or a bare integer of seconds, as kubectl."""
     value = text.strip()
-    if value.isdigit():
+    if is_whole_number(value):
         return float(value)
     sign = -1.0 if value.startswith("-") else 1.0
     body = value.lstrip("+-")
@@ -80,6 +80,12 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
         raise UsageError(f"invalid {what} {text!r}: use an integer of seconds or a number with a unit"
                          " (e.g. 30s, 2m, 1h30m)")
     return sign * sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only, as Go reads numbers: `str.isdigit` also takes '²', which `int` refuses, and '٣',
+    which it reads as 3."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_request_timeout(text: str | None) -> float | None:
