@@ -100,7 +100,7 @@ def _split_pair(item: str, flag: str) -> tuple[str, str]:
 def refuse_unstable_keys(selector: Mapping[str, str]) -> None:
     for key in selector:
         if key in UNSTABLE_KEYS:
-            raise UsageError(f'cannot select on "{key}": {UNSTABLE_KEYS[key]}')
+            raise UsageError(f'cannot select on "{key}": {UNSTABLE_KEYS[key]} (leave it out of --selector)')
 
 
 

@@ -199,7 +199,7 @@ def _refuse_duplicates(completed: Sequence[tuple[int, str, TargetPort]]) -> None
     seen: set[tuple[int, str]] = set()
     for port, protocol, _ in completed:
         if (port, protocol) in seen:
-            raise UsageError(f"port {port}/{protocol} is given twice")
+            raise UsageError(f"port {port}/{protocol} is given twice (--port)")
         seen.add((port, protocol))
 
 
