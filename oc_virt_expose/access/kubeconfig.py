@@ -335,6 +335,9 @@ def _with_impersonation(connection: Connection, user: dict[str, Any],
     extra = user.get("as-user-extra")
     extra = extra if isinstance(extra, dict) else {}
     if (groups or uid or extra) and not name:
+        if flags.as_groups or flags.as_uid:  # as kubectl: the user may come from the kubeconfig's `as`
+            raise UsageError("--as-group and --as-uid need a user to impersonate: give --as, or `as` in the "
+                             f'kubeconfig\'s user "{connection.user}"')
         raise VirtExposeError(f'user "{connection.user}" in the kubeconfig asks for impersonated'
                               " groups, uid or extra without a user to impersonate (as, or --as)")
     return replace(connection, impersonate_user=name, impersonate_uid=uid, impersonate_groups=groups,

@@ -65,8 +65,6 @@ def validate_connection(connection: ConnectionFlags) -> None:
             f'invalid --namespace "{namespace}": a namespace is at most 63 lowercase letters, '
             "digits and '-', starting and ending with a letter or digit"
         )
-    if (connection.as_groups or connection.as_uid) and not connection.as_user:
-        raise UsageError("--as-group and --as-uid need --as: only a user can be impersonated with them")
     if connection.insecure_skip_tls_verify and connection.certificate_authority:
         raise UsageError("--insecure-skip-tls-verify cannot be combined with --certificate-authority")
     parse_request_timeout(connection.request_timeout)

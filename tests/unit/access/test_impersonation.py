@@ -12,7 +12,7 @@ import pytest
 
 from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import load_connection
-from oc_virt_expose.errors import VirtExposeError
+from oc_virt_expose.errors import UsageError, VirtExposeError
 from oc_virt_expose.model.settings import ConnectionFlags
 from tests.unit.access.fake_apiserver import PKI, FakeAPI
 from tests.unit.access.side_by_side import answer_both, auth_of, environment, run_kubectl, run_plugin, write_kubeconfig
@@ -72,5 +72,5 @@ def test_groups_or_extra_without_a_user_are_refused_as_by_kubectl(api: FakeAPI, 
     assert plugin.stderr == ('error: user "u" in the kubeconfig asks for impersonated groups, uid or extra'
                              " without a user to impersonate (as, or --as)\n")
     assert api.seen == []
-    with pytest.raises(VirtExposeError, match="without a user to impersonate"):
+    with pytest.raises(UsageError, match="--as-group and --as-uid need a user to impersonate: give --as"):
         load_connection(ConnectionFlags(kubeconfig=str(kubeconfig), as_uid="u"), {})

@@ -47,7 +47,6 @@ def test_a_verb_without_dry_run_gets_none_and_its_own_outputs() -> None:
     ("given", "message"),
     [
         ({"namespace": "Bad_NS"}, 'invalid --namespace "Bad_NS"'),
-        ({"as_uid": "42"}, "--as-group and --as-uid need --as"),
         ({"insecure_skip_tls_verify": True, "certificate_authority": "/ca"}, "cannot be combined"),
         ({"request_timeout": "soon"}, "--request-timeout"),
         ({"verbosity": -1}, "-v cannot be negative"),
@@ -79,3 +78,8 @@ def test_small_parsers() -> None:
     assert parse_ip("10.0.0.1", "--external-ip") == "10.0.0.1"
     with pytest.raises(UsageError, match=r'invalid --external-ip "10\.0\.0\.300": not an IPv4 or IPv6 address'):
         parse_ip("10.0.0.300", "--external-ip")
+
+
+def test_impersonated_groups_without_as_are_left_to_the_kubeconfig() -> None:
+    """kubectl takes the user to impersonate from the kubeconfig's `as` when only --as-group is given."""
+    assert common_options(shared_flags(as_groups=("ops",))).connection.as_groups == ("ops",)

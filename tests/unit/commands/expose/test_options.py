@@ -131,7 +131,6 @@ USAGE_ERRORS = [
     (["vm", "x", "--dry-run=true"], 'invalid --dry-run "true"'),
     (["vm", "x", "-o", "wide"], 'invalid --output "wide"'),
     (["vm", "x", "-n", "Bad_NS"], 'invalid --namespace "Bad_NS"'),
-    (["vm", "x", "--as-group", "g"], "--as-group and --as-uid need --as"),
     (["vm", "x", "--insecure-skip-tls-verify", "--certificate-authority", "/ca"], "cannot be combined"),
     (["vm", "x", "--request-timeout", "soon"], "--request-timeout"),
     (["vm", "x", "--field-manager", ""], "--field-manager must be 1 to 126 characters"),  # 128 with ":x"
