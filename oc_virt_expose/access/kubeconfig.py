@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oc_virt_expose.access.credentials import ExecConfig, OIDCConfig, as_text, decode_base64, user_credentials
-from oc_virt_expose.errors import VirtExposeError
+from oc_virt_expose.errors import UsageError, VirtExposeError
 from oc_virt_expose.model.settings import ConnectionFlags, parse_request_timeout
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

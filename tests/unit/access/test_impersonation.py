@@ -12,7 +12,7 @@ import pytest
 
 from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import load_connection
-from oc_virt_expose.errors import UsageError, VirtExposeError
+from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model.settings import ConnectionFlags
 from tests.unit.access.fake_apiserver import PKI, FakeAPI
 from tests.unit.access.side_by_side import answer_both, auth_of, environment, run_kubectl, run_plugin, write_kubeconfig
