@@ -181,6 +181,12 @@ def network_policy_warnings(
     ]
 
 
+def unread_policies_warning(namespace: str) -> str:
+    """The warning when this user may not list the namespace's NetworkPolicies: the check above is skipped."""
+    return (f'NetworkPolicies not checked: this user may not list networkpolicies in namespace "{namespace}" '
+            "(a policy there may keep traffic from reaching the VM)")
+
+
 def _isolates_ingress(policy: Mapping[str, Any]) -> bool:
     types = (policy.get("spec") or {}).get("policyTypes")
     return not types or "Ingress" in types

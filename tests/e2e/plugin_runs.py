@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +89,11 @@ def run_plugin(sandbox: RunningSandbox, *args: str, verbose: bool = True, env: d
     return Result(done.returncode, done.stdout, "".join(rest), requests)
 
 
-def one_error_line(result: Result, code: int = 1) -> str:
-    """The one line a failure prints (`error: ...`), after checking the exit code and that there is no traceback."""
+def one_error_line(result: Result, code: int = 1, warnings: Sequence[str] = ()) -> str:
+    """The one line a failure prints (`error: ...`) after exactly `warnings` (`Warning: ...` lines), after
+    checking the exit code and that there is no traceback."""
     assert result.code == code, result
     assert "Traceback" not in result.stderr, result
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result
-    return lines[0]
+    *warned, last = result.stderr.splitlines() or [""]
+    assert warned == [f"Warning: {warning}" for warning in warnings] and last.startswith("error: "), result
+    return last

@@ -31,6 +31,7 @@ from oc_virt_expose.commands.expose.verification import Verification, is_load_ba
 from oc_virt_expose.errors import STOPS, ExitCode, NotFoundError, NotServingError, VirtExposeError, stop_code
 from oc_virt_expose.model.kinds import VM, VMI
 from oc_virt_expose.model.labels import CREATED_BY_LABEL, LAUNCHER_SELECTOR
+from oc_virt_expose.model.network import unread_policies_warning
 from oc_virt_expose.model.objects import Object, is_finishing, may_run, name_of, own_labels, uid_of
 from oc_virt_expose.model.settings import DryRun
 from oc_virt_expose.ui.printer import Printer
@@ -120,6 +121,8 @@ class Batch:
         vmis, pods = self.read_running(chosen)
         services = {name_of(svc): svc for svc in self.cluster.list_items("v1", "services")}
         policies = self.cluster.list_network_policies()
+        if policies is None:
+            self.printer.warning(unread_policies_warning(self.cluster.namespace))
         for outcome in outcomes:
             target = by_name.get(outcome.name)
             if target is None:

@@ -33,6 +33,7 @@ from oc_virt_expose.errors import (
 )
 from oc_virt_expose.model.kinds import VM, VMI
 from oc_virt_expose.model.labels import format_labels
+from oc_virt_expose.model.network import unread_policies_warning
 from oc_virt_expose.model.objects import Object, name_of, printable, resource_name
 from oc_virt_expose.model.service import ServiceAction, service_change
 from oc_virt_expose.model.settings import DryRun
@@ -74,9 +75,11 @@ class Run:
         target = self.cluster.read_target(kind, name)
         vmi = self.cluster.read_running_vmi(target) if kind is VM else target if kind is VMI else None
         pods = self.cluster.list_launcher_pods(vmi) if vmi is not None else []
-        return Observed(target, vmi if kind is VM else None, pods,
-                        self.cluster.read_service(self.request.service.name),
-                        self.cluster.list_network_policies())
+        service = self.cluster.read_service(self.request.service.name)
+        policies = self.cluster.list_network_policies()
+        if policies is None:
+            self.printer.warning(unread_policies_warning(self.cluster.namespace))
+        return Observed(target, vmi if kind is VM else None, pods, service, policies)
 
     def apply(self, plan: Plan, observed: Observed) -> Object:
         """Every write of the plan, in order; returns the Service as the server answered. The Service comes

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from oc_virt_expose.model.network import unread_policies_warning
 from tests.e2e.plugin_runs import SEED_FLAGS, one_error_line, run_plugin
 from tests.e2e.sandbox_infrastructure import FAULTS_CONTEXT, FaultProxy
 from tests.e2e.workloads import create_vm, service_or_none, template_labels
@@ -45,7 +46,7 @@ def test_403_at_the_first_write_names_verb_and_resource_and_changes_nothing(sand
     """`restricted` may only read in example-namespace: the template label (the first write) is refused."""
     vm_before = sandbox.get("vm", "example-vm", namespace=SEED_NAMESPACE)
     result = run_plugin(sandbox, "vm", "example-vm", *SEED_FLAGS, "--context", "restricted")
-    line = one_error_line(result)
+    line = one_error_line(result, warnings=[unread_policies_warning(SEED_NAMESPACE)])
     assert line.startswith("error: Error from server (Forbidden): ")
     assert 'cannot patch resource "virtualmachines"' in line and "system:serviceaccount:" in line
     assert "done before the failure" not in line  # nothing was done
@@ -58,7 +59,7 @@ def test_403_on_the_service_names_create_services_and_changes_nothing(sandbox: R
     """web-vm runs on KubeVirt 1.7: its pod's id label is the selector, so the Service is the only write."""
     vm_before = sandbox.get("vm", "web-vm", namespace=SEED_NAMESPACE)
     result = run_plugin(sandbox, "vm", "web-vm", "--name", "web-refused", "--context", "restricted")
-    line = one_error_line(result)
+    line = one_error_line(result, warnings=[unread_policies_warning(SEED_NAMESPACE)])
     assert line.startswith("error: Error from server (Forbidden): ")
     assert 'cannot create resource "services"' in line
     assert "POST services" in result.verbs()
