@@ -128,7 +128,7 @@ def main(archive: str, root: str) -> int:
 
     code = None
     if os.path.basename(sys.argv[0]).startswith(_COMPLETERS) or sys.argv[1:2] in _HIDDEN:
-        from oc_virt_expose.completion import dispatch
+        from oc_virt_expose.cli.completion import dispatch
 
         code = dispatch(sys.argv[0], sys.argv[1:])
     if code is None:
