@@ -44,11 +44,12 @@ def credential(token: str, expires: str) -> dict[str, object]:
 
 
 def read_token(token_file: Path, wait_seconds: float) -> str:
-    """The token, once the file exists (the sandbox writes it whole, by a rename); every 50 ms until then."""
-    deadline = time.monotonic() + wait_seconds
+    """The token, once the file exists (the sandbox writes it whole, by a rename); looks every 50 ms until then,
+    and gives up if the program that runs the plugin is gone."""
+    deadline, parent = time.monotonic() + wait_seconds, os.getppid()
     while not token_file.exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"exec_credential: no token in {token_file} after {wait_seconds:.0f}s")
+        if time.monotonic() > deadline or os.getppid() != parent:
+            raise SystemExit(f"exec_credential: no token in {token_file}")
         time.sleep(0.05)
     return token_file.read_text().strip()
 

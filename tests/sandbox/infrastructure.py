@@ -45,7 +45,7 @@ INFO_KEYS = ("faultProxyURL", "loadBalancer", "loadBalancerPools", "routerDomain
 START_DELAY_ANNOTATION = "sandbox.virt-expose.io/start-delay-ms"
 ROUTE_CRD = "routes.route.openshift.io"
 WEBHOOK = "sandbox-route-host-assignment"
-START_TIMEOUT = 60.0
+START_TIMEOUT = 120.0  # as long as KubeVirt's install, which runs beside it
 TOKEN_SECONDS = 30 * 24 * 3600
 _FIELD_MANAGER = "sandbox-infrastructure"
 
@@ -73,7 +73,7 @@ class Infrastructure:
 
     @property
     def fault_control_url(self) -> str:
-        """Where tests tell the proxy what to do (fault_control.FaultProxyClient, or kubectl --raw on these paths)."""
+        """Where tests tell the proxy what to do (tests/e2e/sandbox_infrastructure.FaultProxy, kubectl --raw)."""
         return f"{self.fault_proxy_url}/sandbox-faults"
 
     def kubeconfig_cluster(self) -> dict[str, str]:

@@ -183,7 +183,7 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 def _route_to_virt_api(api: client.ApiClient, routes: list[dict[str, Any]], virt_api: Child, deadline: float) -> None:
-    """Applies the APIServices and webhooks once virt-api serves (an APIService that failed its first check is
+    """Creates the APIServices and webhooks once virt-api serves (an APIService that failed its first check is
     retried only after a back-off), then waits until the API server uses them."""
     create_all(api, routes, FIELD_MANAGER)
     names = {obj["metadata"]["name"] for obj in routes if obj["kind"] == "APIService"}
