@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-# The README's text of the least-privilege section, until the lead merges it into README.md (then README.md).
-RBAC_SECTION = Path("/work/briefs/readme-rbac.md")
+README = Path(__file__).resolve().parents[2] / "README.md"
+RBAC_SECTION = README  # the least-privilege section's Role and ClusterRole
 ROLE_MARKER = "virt-expose-role"
 NODES_MARKER = "virt-expose-nodes"
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*(\S*)\s*$")
