@@ -21,7 +21,15 @@ from typing import Any, NamedTuple
 
 from oc_virt_expose.commands.delete.options import DeleteRequest
 from oc_virt_expose.errors import NotFoundError, RefusedError
-from oc_virt_expose.model.fields import APPLY, OWN_PATH, TEMPLATE_PATH, applied_labels, exposure_of, label_owners
+from oc_virt_expose.model.fields import (
+    APPLY,
+    OWN_PATH,
+    TEMPLATE_PATH,
+    applied_labels,
+    exposure_of,
+    label_owners,
+    managers_of,
+)
 from oc_virt_expose.model.kinds import VM, VMI, VMIRS, ResourceKind
 from oc_virt_expose.model.labels import LAUNCHER_KEYS, label_selector_matches, launcher_labels, vmi_id
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
@@ -86,11 +94,14 @@ def pod_labels(kind: ResourceKind, target: Mapping[str, Any], pods: Sequence[Map
 
 def choose_services(request: DeleteRequest, target: Mapping[str, Any], services: Sequence[Object],
                     pods: Sequence[Mapping[str, Any]] = ()) -> Choice:
-    """The Services to delete (a NotFoundError when `--name` names none, a RefusedError when virt-expose
-    made it for another object) and those left (they select the object, not made for it)."""
+    """The Services to delete (a NotFoundError when `--name` names none and the object has no labels of that
+    exposure left, a RefusedError when virt-expose made it for another object) and those left (they select
+    the object, not made for it)."""
     kind, name = request.resource, request.name
     if request.service_name is not None:
         named = [service for service in services if name_of(service) == request.service_name]
+        if not named and managers_of(target, request.service_name, _path(kind)):
+            return Choice([], [])  # deleted by a run that stopped before it gave the labels back: they go now
         if not named:
             raise NotFoundError(f'Error from server (NotFound): services "{request.service_name}" not found',
                                 status=404, reason="NotFound", details={"name": request.service_name})
