@@ -3,10 +3,15 @@
     POST   /sandbox-faults/rules          add a rule (JSON, see fault_rules.py); answers the rule with its id
     GET    /sandbox-faults/rules          the rules, with `remaining` and `hits`
     DELETE /sandbox-faults/rules[/ID]     remove all rules, or one
-    GET    /sandbox-faults/requests?since=SEQ   the requests seen (seq, method, path, query, status, rule)
-    GET    /sandbox-faults/watches        the watches being relayed now
-    POST   /sandbox-faults/watches/cut    {"path": REGEX, "graceful": false, "waitSeconds": 5}: end the
-                                          matching watches now (waiting up to waitSeconds for one to open)
+    GET    /sandbox-faults/requests?since=SEQ   the requests seen (seq, time, method, path, query, watch, caller,
+                                          status, rule, action)
+    GET    /sandbox-faults/watches        the watches being relayed now (id, path, query, seconds)
+    GET    /sandbox-faults/held           the requests a `delay` holds now (method, path, query)
+    POST   /sandbox-faults/watches/cut    {"path": REGEX, "graceful": false, "waitSeconds": 5, "error": 410}: end
+                                          the matching watches now (waiting up to waitSeconds for one to open;
+                                          with `error`, gracefully after an ERROR event of that code)
+The three GETs take `wait=SECONDS`: the answer waits until there is a request after `since`, a watch with an
+id above `after`, or a held request (or until the time passes), so a test waits on the proxy, not on a clock.
     GET    /sandbox-faults/healthz
 """
 
@@ -58,19 +63,30 @@ class Control:
             found = len(kept) != len(self.faults.rules)
             self.faults.rules = kept
             return json_response(200 if found else 404, {"deleted": int(found)})
+        query = urllib.parse.parse_qs(request.query)
+        wait = float(query.get("wait", ["0"])[0])
         if route == "/requests" and method == "GET":
-            since = int(urllib.parse.parse_qs(request.query).get("since", ["0"])[0])
+            since = int(query.get("since", ["0"])[0])
+            await self.faults.until(lambda: self.faults.seq > since, wait)
             return json_response(200, {"requests": [e for e in self.faults.log if e["seq"] > since],
                                        "last": self.faults.seq})
         if route == "/watches" and method == "GET":
+            after = int(query.get("after", ["0"])[0])
+            await self.faults.until(lambda: any(w > after for w in self.faults.watches), wait)
             return json_response(200, {"watches": [
                 {"id": w.id, "path": w.request.path, "query": w.request.query,
                  "seconds": round(time.monotonic() - w.started, 3)} for w in self.faults.watches.values()]})
+        if route == "/held" and method == "GET":
+            await self.faults.until(lambda: bool(self.faults.held), wait)
+            return json_response(200, {"held": [{"method": r.method, "path": r.path, "query": r.query}
+                                                for r in self.faults.held.values()]})
         if route == "/watches/cut" and method == "POST":
             spec = json.loads(request.body or b"{}")
             path = re.compile(spec["path"]) if spec.get("path") else None
+            error = spec.get("error")
             count = await self.faults.cut_watches(path, bool(spec.get("graceful", False)),
-                                                  float(spec.get("waitSeconds", 0)))
+                                                  float(spec.get("waitSeconds", 0)),
+                                                  int(error) if error is not None else None)
             return json_response(200, {"cut": count})
         return json_response(404, {"error": f"no control {method} {request.path}"})
 
@@ -99,19 +115,41 @@ class FaultProxyClient:
     def rule(self, rule_id: str) -> dict[str, Any]:
         return next(rule for rule in self.rules() if rule["id"] == rule_id)
 
+    def remove_rule(self, rule_id: str) -> None:
+        self.call("DELETE", f"/rules/{rule_id}")
+
     def clear(self) -> None:
         self.call("DELETE", "/rules")
 
     def last_seq(self) -> int:
         return int(self.call("GET", "/requests?since=999999999")["last"])
 
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/requests?since={since}")["requests"])
+    def requests(self, since: int = 0, *, wait: float = 0) -> list[dict[str, Any]]:
+        """The requests seen after `since`; with `wait`, answered once there is one (or `wait` s passed)."""
+        return list(self.call("GET", f"/requests?since={since}&wait={wait}", timeout=wait + 30)["requests"])
 
-    def watches(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/watches")["watches"])
+    def watches(self, *, after: int = 0, wait: float = 0) -> list[dict[str, Any]]:
+        """The watches open now; with `wait`, answered once one with an id above `after` is (or `wait` s passed)."""
+        return list(self.call("GET", f"/watches?after={after}&wait={wait}", timeout=wait + 30)["watches"])
 
-    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0) -> int:
-        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open."""
-        body = {"path": path, "graceful": graceful, "waitSeconds": wait}
+    def answered(self, rule_id: str, since: int, timeout: float = 60) -> dict[str, Any]:
+        """Waits until a request the rule applied to is in the log after `since` (a delayed one: forwarded and
+        answered); its entry."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for entry in (entries := self.requests(since, wait=end - time.monotonic())):
+                if entry["rule"] == rule_id:
+                    return entry
+            since = max([since, *(entry["seq"] for entry in entries)])
+        raise TimeoutError(f"no request of rule {rule_id} was answered within {timeout:g}s")
+
+    def held(self, *, wait: float = 0) -> list[dict[str, Any]]:
+        """The requests a `delay` holds now; with `wait`, answered once there is one (or `wait` s passed)."""
+        return list(self.call("GET", f"/held?wait={wait}", timeout=wait + 30)["held"])
+
+    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0,
+                    error: int | None = None) -> int:
+        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open;
+        with `error` (410), gracefully after an ERROR event of that code."""
+        body = {"path": path, "graceful": graceful, "waitSeconds": wait, "error": error}
         return int(self.call("POST", "/watches/cut", body, timeout=wait + 30)["cut"])

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.sandbox.fault_control import CONTROL, Control
-from tests.sandbox.fault_rules import Faults, Request, Rule, json_response, response_bytes, status_body
+from tests.sandbox.fault_rules import Faults, Request, Rule, error_event, json_response, response_bytes, status_body
 
 HEAD_LIMIT = 1 << 20
 
@@ -226,7 +226,7 @@ class Proxy:
             reset(writer)
             return False
         if rule is not None and rule.action == "delay":
-            await asyncio.sleep(rule.seconds)
+            await self.faults.hold(request, rule.seconds)
         try:
             upstream_reader, head = await upstream.exchange(request)
         except (ConnectionError, OSError, ssl.SSLError):
@@ -252,7 +252,7 @@ class Proxy:
         """Relays a watch until it ends, or until it is cut (by a `cut` rule's timer or by a cut command)."""
         watch = await self.faults.open_watch(request)
         if rule is not None and rule.action == "cut":
-            watch.graceful = rule.graceful
+            watch.graceful, watch.error = rule.graceful or rule.error is not None, rule.error
             asyncio.get_running_loop().call_later(rule.seconds, watch.cut.set)
         relay = asyncio.ensure_future(relay_body(head, request, source, writer))
         cut = asyncio.ensure_future(watch.cut.wait())
@@ -269,6 +269,9 @@ class Proxy:
         upstream.close()  # the API server is still streaming on it
         chunked = (head.header("Transfer-Encoding") or "").lower() == "chunked"
         if watch.graceful and chunked:
+            if watch.error is not None:
+                event = error_event(request, watch.error)
+                writer.write(b"%x\r\n%s\r\n" % (len(event), event))
             writer.write(b"0\r\n\r\n")
             await writer.drain()
             return True

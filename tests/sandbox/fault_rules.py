@@ -2,14 +2,19 @@
 
 A rule: {"action": "status"|"drop"|"delay"|"cut", "method": "GET" (any if absent), "path": REGEX (searched in
 the path, any if absent), "query": REGEX (searched in the query), "watch": true|false (only watches / no
-watches), "count": N (the next N matching requests; default 1; null for every one), "status": 500|503|429|...,
-"retryAfter": SECONDS (a Retry-After header), "message": TEXT, "seconds": DELAY or CUT-AFTER,
-"graceful": BOOL}.
+watches), "caller": TEXT (only requests whose bearer token ends with these 12 characters, as the log names
+the caller: tests running side by side each fault their own requests), "count": N (the next N matching
+requests; default 1; null for every one), "status": 500|503|429|..., "retryAfter": SECONDS (a Retry-After
+header), "message": TEXT, "seconds": DELAY or CUT-AFTER, "graceful": BOOL, "error": CODE, "sticky": BOOL}.
 - status: answers with that code and a Kubernetes Status body, as the API server words it; nothing is forwarded.
 - drop: reads the request and closes the connection without an answer (a reset); nothing is forwarded.
-- delay: waits `seconds`, then forwards.
+- delay: waits `seconds` (the request is `held` meanwhile), then forwards.
 - cut: applies to watches only: forwards, then ends the stream `seconds` after it started, abruptly (the
-  connection is closed mid-stream) or, with `graceful`, as the API server ends a watch (last chunk sent).
+  connection is closed mid-stream) or, with `graceful`, as the API server ends a watch (last chunk sent);
+  with `error` (e.g. 410), gracefully after an ERROR event carrying a Status of that code, as the API server
+  ends a watch whose resourceVersion expired.
+- sticky: once the rule has matched, it matches every later request of its caller (any method and path,
+  whatever its count): with `drop`, the API server is gone from that request on.
 The first matching rule with requests left applies; each control call is done when it answers, so a rule
 added before a request is sent applies to it.
 """
@@ -24,16 +29,18 @@ import re
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 ACTIONS = ("status", "drop", "delay", "cut")
 LOG_SIZE = 2000
+CALLER_LENGTH = 12
 _REASONS = {400: ("BadRequest", "the server rejected our request for an unknown reason"),
             401: ("Unauthorized", "Unauthorized"),
             403: ("Forbidden", "forbidden"),
             404: ("NotFound", "the server could not find the requested resource"),
+            410: ("Expired", "too old resource version"),
             409: ("Conflict", "the object has been modified; please apply your changes to the latest version "
                               "and try again"),
             429: ("TooManyRequests", "Too many requests, please try again later."),
@@ -72,6 +79,12 @@ class Request:
     def header(self, name: str) -> str | None:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
+    @property
+    def caller(self) -> str | None:
+        """The last 12 characters of the bearer token: who sent it, without showing the token."""
+        scheme, _, token = (self.header("Authorization") or "").partition(" ")
+        return token[-CALLER_LENGTH:] if scheme.lower() == "bearer" and token else None
+
     def wants_close(self) -> bool:
         return (self.header("Connection") or "").lower() == "close"
 
@@ -92,12 +105,24 @@ def json_response(status: int, payload: Any) -> bytes:
 
 
 def status_body(status: int, message: str | None, retry_after: int | None) -> bytes:
+    return json.dumps(status_object(status, message, retry_after)).encode()
+
+
+def status_object(status: int, message: str | None, retry_after: int | None) -> dict[str, Any]:
     reason, default = _REASONS.get(status, ("", f"injected status {status}"))
     body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                             "message": message or default, "reason": reason, "code": status}
     if retry_after is not None:
         body["details"] = {"retryAfterSeconds": retry_after}
-    return json.dumps(body).encode()
+    return body
+
+
+def error_event(request: Request, status: int) -> bytes:
+    """The watch event line the API server sends before it ends a watch on an error (410: an expired
+    resourceVersion, `too old resource version: RV`)."""
+    version = urllib.parse.parse_qs(request.query).get("resourceVersion", [""])[0]
+    message = f"too old resource version: {version}" if status == 410 and version else None
+    return json.dumps({"type": "ERROR", "object": status_object(status, message, None)}).encode() + b"\n"
 
 
 _ids = itertools.count(1)
@@ -110,19 +135,22 @@ class Rule:
     path: re.Pattern[str] | None = None
     query: re.Pattern[str] | None = None
     watch: bool | None = None
+    caller: str | None = None
     remaining: int | None = 1
     status: int = 503
     retry_after: int | None = None
     message: str | None = None
     seconds: float = 0.0
     graceful: bool = False
+    error: int | None = None
+    sticky: bool = False
     hits: int = 0
     id: str = field(default_factory=lambda: f"r{next(_ids)}")
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> Rule:
-        unknown = set(spec) - {"action", "method", "path", "query", "watch", "count", "status", "retryAfter",
-                               "message", "seconds", "graceful"}
+        unknown = set(spec) - {"action", "method", "path", "query", "watch", "caller", "count", "status", "retryAfter",
+                               "message", "seconds", "graceful", "error", "sticky"}
         if unknown:
             raise BadRule(f"unknown fields {sorted(unknown)}")
         action = spec.get("action")
@@ -139,13 +167,19 @@ class Rule:
             query = re.compile(spec["query"]) if spec.get("query") else None
         except re.error as error:
             raise BadRule(f"bad regular expression: {error}") from error
-        retry_after = spec.get("retryAfter")
+        retry_after, error = spec.get("retryAfter"), spec.get("error")
         return cls(action=action, method=(spec.get("method") or "").upper() or None, path=path, query=query,
-                   watch=True if action == "cut" else spec.get("watch"), remaining=count, status=status,
+                   watch=True if action == "cut" else spec.get("watch"), caller=spec.get("caller"), remaining=count,
+                   status=status,
                    retry_after=int(retry_after) if retry_after is not None else None, message=spec.get("message"),
-                   seconds=float(spec.get("seconds", 0)), graceful=bool(spec.get("graceful", False)))
+                   seconds=float(spec.get("seconds", 0)), graceful=bool(spec.get("graceful", False)),
+                   error=int(error) if error is not None else None, sticky=bool(spec.get("sticky", False)))
 
     def matches(self, request: Request) -> bool:
+        if self.caller is not None and self.caller != request.caller:
+            return False
+        if self.sticky and self.hits:
+            return True
         return (self.remaining is None or self.remaining > 0) \
             and (self.method is None or self.method == request.method) \
             and (self.path is None or self.path.search(request.path) is not None) \
@@ -155,9 +189,10 @@ class Rule:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "action": self.action, "method": self.method,
                 "path": self.path.pattern if self.path else None, "query": self.query.pattern if self.query else None,
-                "watch": self.watch, "remaining": self.remaining, "hits": self.hits, "status": self.status,
+                "watch": self.watch, "caller": self.caller, "remaining": self.remaining, "hits": self.hits,
+                "status": self.status,
                 "retryAfter": self.retry_after, "message": self.message, "seconds": self.seconds,
-                "graceful": self.graceful}
+                "graceful": self.graceful, "error": self.error, "sticky": self.sticky}
 
 
 @dataclass
@@ -167,6 +202,7 @@ class Watch:
     started: float
     cut: asyncio.Event = field(default_factory=asyncio.Event)
     graceful: bool = False
+    error: int | None = None  # the code of the ERROR event sent before a graceful end
 
 
 class Faults:
@@ -179,6 +215,31 @@ class Faults:
         self.watches: dict[int, Watch] = {}
         self.watch_ids = itertools.count(1)
         self.watch_opened = asyncio.Condition()
+        self.held: dict[int, Request] = {}  # the requests a `delay` holds now
+        self.held_ids = itertools.count(1)
+        self._changed = asyncio.Event()
+
+    def changed(self) -> None:
+        """Wakes the control calls waiting (`until`) for a request, a held request or a watch."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def until(self, ready: Callable[[], bool], seconds: float) -> None:
+        """Returns once `ready()` holds, or after `seconds`."""
+        end = time.monotonic() + seconds
+        while not ready() and end > time.monotonic():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), end - time.monotonic())
+
+    async def hold(self, request: Request, seconds: float) -> None:
+        key = next(self.held_ids)
+        self.held[key] = request
+        self.changed()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            del self.held[key]
+            self.changed()
 
     def take(self, request: Request) -> Rule | None:
         for rule in self.rules:
@@ -192,12 +253,14 @@ class Faults:
     def record(self, request: Request, status: int | None, rule: Rule | None) -> None:
         self.seq += 1
         self.log.append({"seq": self.seq, "time": time.time(), "method": request.method, "path": request.path,
-                         "query": request.query, "watch": request.is_watch, "status": status,
+                         "query": request.query, "watch": request.is_watch, "caller": request.caller, "status": status,
                          "rule": rule.id if rule else None, "action": rule.action if rule else None})
+        self.changed()
 
     async def open_watch(self, request: Request) -> Watch:
         watch = Watch(id=next(self.watch_ids), request=request, started=time.monotonic())
         self.watches[watch.id] = watch
+        self.changed()
         async with self.watch_opened:
             self.watch_opened.notify_all()
         return watch
@@ -205,12 +268,13 @@ class Faults:
     def matching_watches(self, path: re.Pattern[str] | None) -> list[Watch]:
         return [w for w in self.watches.values() if path is None or path.search(w.request.path)]
 
-    async def cut_watches(self, path: re.Pattern[str] | None, graceful: bool, wait: float) -> int:
+    async def cut_watches(self, path: re.Pattern[str] | None, graceful: bool, wait: float,
+                          error: int | None = None) -> int:
         async with self.watch_opened:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.watch_opened.wait_for(lambda: bool(self.matching_watches(path))), wait)
         found = self.matching_watches(path)
         for watch in found:
-            watch.graceful = graceful
+            watch.graceful, watch.error = graceful or error is not None, error
             watch.cut.set()
         return len(found)
