@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oc_virt_expose.access.credentials import ExecConfig, OIDCConfig, as_text, decode_base64, user_credentials
+from oc_virt_expose.access.kubeconfig_shape import shape_problem
 from oc_virt_expose.errors import UsageError, VirtExposeError
 from oc_virt_expose.model.settings import ConnectionFlags, parse_request_timeout
 
@@ -78,10 +79,21 @@ class Connection:
 
 def load_connection(flags: ConnectionFlags, environ: Mapping[str, str] | None = None, *,
                     service_account_dir: str = SERVICE_ACCOUNT_DIR) -> Connection:
-    """Resolve the connection as kubectl would for these flags; raise UsageError/VirtExposeError."""
+    """Resolve the connection as kubectl would for these flags; raise UsageError/VirtExposeError, naming the
+    kubeconfig file(s) it was resolved from."""
     env = os.environ if environ is None else environ
     timeout = parse_request_timeout(flags.request_timeout)
     config = load_config(config_paths(flags, env), explicit=bool(flags.kubeconfig))
+    try:
+        return _resolve(config, flags, env, service_account_dir, timeout)
+    except VirtExposeError as error:
+        if not config["files"] or any(path in str(error) for path in config["files"]):
+            raise
+        raise type(error)(f"{error} (kubeconfig {_files(config)})") from None
+
+
+def _resolve(config: dict[str, Any], flags: ConnectionFlags, env: Mapping[str, str], service_account_dir: str,
+             timeout: float | None) -> Connection:
     context_name = flags.context or config["current-context"]
     context = _pick_context(config, context_name, required=bool(flags.context))
     cluster_name = flags.cluster or context.get("cluster", "")
@@ -164,6 +176,9 @@ def _read_file(path: str, *, explicit: bool) -> dict[str, Any] | None:
         return {}
     if not isinstance(document, dict):
         raise VirtExposeError(f'error loading kubeconfig file "{path}": not a kubeconfig (no mapping)')
+    problem = shape_problem(document)
+    if problem:
+        raise VirtExposeError(f'error loading kubeconfig file "{path}": {problem}')
     return document
 
 
@@ -172,7 +187,10 @@ def _named_entries(document: dict[str, Any], section: str, key: str, path: str) 
     for item in document.get(section) or []:
         if not isinstance(item, dict) or not isinstance(item.get(key) or {}, dict):
             raise VirtExposeError(f'error loading kubeconfig file "{path}": malformed entry in {section}')
-        entries[as_text(item.get("name"))] = dict(item.get(key) or {})  # a later duplicate replaces
+        name = as_text(item.get("name"))
+        if name in entries:  # as kubectl: "duplicate name in list"
+            raise VirtExposeError(f'error loading kubeconfig file "{path}": {section} names "{name}" twice')
+        entries[name] = dict(item.get(key) or {})
     return entries
 
 

@@ -70,7 +70,7 @@ def test_groups_or_extra_without_a_user_are_refused_as_by_kubectl(api: FakeAPI, 
     plugin = run_plugin(kubeconfig, env=environment(tmp_path))
     assert plugin.returncode == 1
     assert plugin.stderr == ('error: user "u" in the kubeconfig asks for impersonated groups, uid or extra'
-                             " without a user to impersonate (as, or --as)\n")
+                             f" without a user to impersonate (as, or --as) (kubeconfig {kubeconfig})\n")
     assert api.seen == []
     with pytest.raises(UsageError, match="--as-group and --as-uid need a user to impersonate: give --as"):
         load_connection(ConnectionFlags(kubeconfig=str(kubeconfig), as_uid="u"), {})
