@@ -1,5 +1,6 @@
 """Fixtures of the end-to-end tests, on the test's sandbox (tests/conftest.py): the plugin, the seed's
-namespace, a second namespace, and the simulated infrastructure (tests/e2e/sandbox_infrastructure.py)."""
+namespace, a second namespace, the simulated infrastructure (tests/e2e/sandbox_infrastructure.py), and a node
+label that gated VMs wait for (tests/e2e/held_runs.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.held_runs import NodeGate
 from tests.e2e.plugin_runs import Result, run_plugin
 from tests.e2e.sandbox_infrastructure import FaultProxy, LoadBalancerSwitch
 from tests.e2e.workloads import template_labels
@@ -68,3 +70,11 @@ def no_load_balancer(load_balancer: LoadBalancerSwitch) -> LoadBalancerSwitch:
     """The same, switched off for the test: LoadBalancer Services stay pending."""
     load_balancer.off()
     return load_balancer
+
+
+@pytest.fixture
+def node_gate(sandbox: RunningSandbox) -> Iterator[NodeGate]:
+    """The pods of VMs made with `node_gate.gated(manifest)` stay Pending until `node_gate.open()`."""
+    gate = NodeGate(sandbox)
+    yield gate
+    gate.remove()

@@ -23,6 +23,7 @@ import ssl
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,16 +133,20 @@ class FaultProxyClient:
         """The watches open now; with `wait`, answered once one with an id above `after` is (or `wait` s passed)."""
         return list(self.call("GET", f"/watches?after={after}&wait={wait}", timeout=wait + 30)["watches"])
 
-    def answered(self, rule_id: str, since: int, timeout: float = 60) -> dict[str, Any]:
-        """Waits until a request the rule applied to is in the log after `since` (a delayed one: forwarded and
-        answered); its entry."""
+    def first(self, since: int, matches: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+        """The first entry of the log after `since` that `matches`, waiting for it."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             for entry in (entries := self.requests(since, wait=end - time.monotonic())):
-                if entry["rule"] == rule_id:
+                if matches(entry):
                     return entry
             since = max([since, *(entry["seq"] for entry in entries)])
-        raise TimeoutError(f"no request of rule {rule_id} was answered within {timeout:g}s")
+        raise TimeoutError(f"no such request within {timeout:g}s")
+
+    def answered(self, rule_id: str, since: int, timeout: float = 60) -> dict[str, Any]:
+        """Waits until a request the rule applied to is in the log after `since` (a delayed one: forwarded and
+        answered); its entry."""
+        return self.first(since, lambda entry: entry["rule"] == rule_id, timeout)
 
     def held(self, *, wait: float = 0) -> list[dict[str, Any]]:
         """The requests a `delay` holds now; with `wait`, answered once there is one (or `wait` s passed)."""
