@@ -65,8 +65,8 @@ def test_pip_install_declares_the_plugin_and_completion_executables() -> None:
     assert scripts == {
         "oc-virt_expose": "oc_virt_expose.cli:main",
         "kubectl-virt_expose": "oc_virt_expose.cli:main",
-        "kubectl_complete-virt_expose": "oc_virt_expose.completion:kubectl_complete",
-        "oc_complete-virt_expose": "oc_virt_expose.completion:kubectl_complete",
+        "kubectl_complete-virt_expose": "oc_virt_expose.cli.completion:kubectl_complete",
+        "oc_complete-virt_expose": "oc_virt_expose.cli.completion:kubectl_complete",
     }
     installed = {entry.name for entry in importlib.metadata.entry_points(group="console_scripts")
                  if entry.dist is not None and entry.dist.name == "virt-expose"}

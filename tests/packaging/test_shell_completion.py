@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from oc_virt_expose import completion
+from oc_virt_expose.cli import completion
 from tests.packaging.conftest import PATIENT, REPO, SYSTEM_PATH, VENV_BIN, create_vms, kubeconfig_in_namespace
 from tests.packaging.terminal import Terminal
 from tests.sandbox.running import RunningSandbox

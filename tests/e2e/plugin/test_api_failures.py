@@ -80,15 +80,32 @@ def test_422_gives_the_servers_field_message(sandbox: RunningSandbox, namespace:
     assert service_or_none(sandbox, namespace, "ranged") is None
 
 
-def test_422_after_the_vm_label_says_what_was_done(sandbox: RunningSandbox, namespace: str) -> None:
+def test_a_refused_service_comes_before_the_vm_is_labeled(sandbox: RunningSandbox, namespace: str) -> None:
+    """The Service is the first write: what the API server refuses of it leaves the VM as it was."""
     create_vm(sandbox, namespace, seed_document("example-vm"))
     flags = [*SEED_FLAGS[:-1], "20000"]
     result = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, *flags)
     line = one_error_line(result)
     assert "provided port is not in the valid range" in line
-    assert "virtualmachine.kubevirt.io/example-vm labeled" in line
-    assert template_labels(sandbox, namespace, "example-vm") == {"special": "key"}
+    assert "done before the failure" not in line and RE_RUN not in line
+    assert template_labels(sandbox, namespace, "example-vm") == {}
     assert service_or_none(sandbox, namespace, "example-service") is None
+
+
+def test_a_node_port_taken_changes_nothing(sandbox: RunningSandbox, namespace: str, other_namespace: str) -> None:
+    """As a new user tried it: the node port is another Service's, the VM is left as it was."""
+    create_vm(sandbox, namespace, seed_document("example-vm"))
+    taken = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "holder"},
+             "spec": {"type": "NodePort", "selector": {"app": "other"},
+                      "ports": [{"port": 80, "nodePort": 30999}]}}
+    sandbox.apply(taken, other_namespace)
+    result = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, "--selector", "other=label", "--type",
+                        "NodePort", "--port", "81", "--node-port", "30999")
+    line = one_error_line(result)
+    assert "provided port is already allocated" in line
+    assert "done before the failure" not in line and RE_RUN not in line
+    assert [verb for verb in result.verbs() if verb.split()[0] in ("POST", "PATCH", "PUT")] == ["POST services"]
+    assert template_labels(sandbox, namespace, "example-vm") == {}
 
 
 # -- no answer, or no trusted answer ---------------------------------------------------------------------
@@ -131,23 +148,46 @@ def test_timeout_is_one_line(sandbox: RunningSandbox, fault_proxy: FaultProxy) -
 # -- faults after a write --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("status", [500, 503])
-def test_server_error_on_the_service_says_what_was_done_and_re_running_finishes(
+def test_server_error_on_the_service_changes_nothing_and_re_running_does_the_job(
         sandbox: RunningSandbox, namespace: str, fault_proxy: FaultProxy, status: int) -> None:
     create_vm(sandbox, namespace, seed_document("example-vm"))
     rule = fault_proxy.add_rule("status", status=status, method="POST", path=f"/namespaces/{namespace}/services$")
     result = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, *CLUSTER_IP_FLAGS, "--context", FAULTS_CONTEXT)
     line = one_error_line(result)
-    assert "done before the failure: virtualmachine.kubevirt.io/example-vm labeled" in line
-    assert line.endswith(f"; {RE_RUN}")
+    assert "done before the failure" not in line
     assert fault_proxy.rule(rule["id"])["hits"] == 1  # no Retry-After: not retried
-    assert template_labels(sandbox, namespace, "example-vm") == {"special": "key"}
+    assert template_labels(sandbox, namespace, "example-vm") == {}
     assert service_or_none(sandbox, namespace, "example-service") is None
 
     again = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, *CLUSTER_IP_FLAGS, "--context", FAULTS_CONTEXT)
     assert again.code == 0, again
-    assert again.stdout.splitlines()[0] == "service/example-service created"
-    assert "PATCH virtualmachines" not in again.verbs()  # the label was already there
-    assert service_or_none(sandbox, namespace, "example-service") is not None
+    assert again.stdout.splitlines()[:2] == ["service/example-service created",
+                                             "virtualmachine.kubevirt.io/example-vm labeled"]
+    assert template_labels(sandbox, namespace, "example-vm") == {"special": "key"}
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_on_the_label_says_what_was_done_and_re_running_finishes(
+        sandbox: RunningSandbox, namespace: str, fault_proxy: FaultProxy, status: int) -> None:
+    create_vm(sandbox, namespace, seed_document("example-vm"))
+    rule = fault_proxy.add_rule("status", status=status, method="PATCH",
+                                path=f"/namespaces/{namespace}/virtualmachines/example-vm$")
+    result = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, *CLUSTER_IP_FLAGS, "--context", FAULTS_CONTEXT)
+    line = one_error_line(result)
+    assert "done before the failure: service/example-service created" in line
+    assert line.endswith(f"; {RE_RUN}")
+    assert fault_proxy.rule(rule["id"])["hits"] == 1  # no Retry-After: not retried
+    assert template_labels(sandbox, namespace, "example-vm") == {}
+    service = service_or_none(sandbox, namespace, "example-service")
+    assert service is not None
+
+    again = run_plugin(sandbox, "vm", "example-vm", "-n", namespace, *CLUSTER_IP_FLAGS, "--context", FAULTS_CONTEXT)
+    assert again.code == 0, again
+    assert again.stdout.splitlines()[:2] == ["service/example-service unchanged",
+                                             "virtualmachine.kubevirt.io/example-vm labeled"]
+    assert template_labels(sandbox, namespace, "example-vm") == {"special": "key"}
+    after = service_or_none(sandbox, namespace, "example-service")
+    assert after is not None and after["metadata"]["resourceVersion"] == service["metadata"]["resourceVersion"]
 
 
 def test_429_with_retry_after_is_retried_transparently(

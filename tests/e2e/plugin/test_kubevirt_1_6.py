@@ -41,14 +41,13 @@ def test_kubevirt_1_6_running_vm_serves_at_once_then_after_migration_and_restart
     assert result.code == 0, result
     name = pod["metadata"]["name"]
     lines = result.stdout.splitlines()
-    assert lines[:4] == ["virtualmachine.kubevirt.io/legacy labeled",
-                         "virtualmachineinstance.kubevirt.io/legacy labeled", f"pod/{name} labeled",
-                         "service/legacy created"], result
+    assert lines[:4] == ["service/legacy created", "virtualmachine.kubevirt.io/legacy labeled",
+                         "virtualmachineinstance.kubevirt.io/legacy labeled", f"pod/{name} labeled"], result
     assert lines[4].startswith(f"service/legacy verified: 1 ready endpoint {pod['status']['podIP']}:"), result
     assert audited(counter) == [
         "get virtualmachines", "get virtualmachineinstances", "list pods", "get services",
-        "list networkpolicies", "patch virtualmachines", "patch virtualmachineinstances", "patch pods",
-        "create services", "watch endpointslices"]
+        "list networkpolicies", "create services", "patch virtualmachines", "patch virtualmachineinstances",
+        "patch pods", "watch endpointslices"]
     label = {"kubevirt.io/domain": "legacy"}
     assert sandbox.get("service", "legacy", namespace=namespace)["spec"]["selector"] == label
     assert template_labels(sandbox, namespace, "legacy").items() >= label.items()
@@ -93,7 +92,7 @@ def test_kubevirt_1_6_restart_always_restarts_instead_of_labelling_live(sandbox:
     result = run_plugin(sandbox, "vm", "bouncer", "-n", namespace, "--port", "80", "--restart=always")
     assert result.code == 0, result
     assert result.stdout.splitlines()[:3] == [
-        "virtualmachine.kubevirt.io/bouncer labeled", "service/bouncer created",
+        "service/bouncer created", "virtualmachine.kubevirt.io/bouncer labeled",
         "virtualmachine.kubevirt.io/bouncer restarted"]
     assert "PATCH virtualmachineinstances" not in result.verbs() and "PATCH pods" not in result.verbs()
     assert result.verbs()[-2:] == ["PUT restart", "WATCH endpointslices"]

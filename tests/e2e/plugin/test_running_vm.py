@@ -51,13 +51,13 @@ def test_running_vm_whose_pod_predates_kubevirt_1_7_is_labeled_live_without_a_re
     result = virt_expose("vm", "old", "-n", namespace, "--port", "80")
     assert result.code == 0, result
     assert result.stdout.splitlines()[:4] == [
+        "service/old created",
         "virtualmachine.kubevirt.io/old labeled",
         "virtualmachineinstance.kubevirt.io/old labeled",
         f"pod/{pod['metadata']['name']} labeled",
-        "service/old created",
     ]
-    assert result.verbs() == [*READS, "PATCH virtualmachines", "PATCH virtualmachineinstances", "PATCH pods",
-                              "POST services", "WATCH endpointslices"]
+    assert result.verbs() == [*READS, "POST services", "PATCH virtualmachines", "PATCH virtualmachineinstances",
+                              "PATCH pods", "WATCH endpointslices"]
     label = {"kubevirt.io/domain": "old"}
     assert template_labels(sandbox, namespace, "old").items() >= label.items()
     assert sandbox.get("vmi", "old", namespace=namespace)["metadata"]["labels"].items() >= label.items()
@@ -76,7 +76,7 @@ def test_restart_always_restarts_the_vm_instead_of_labelling_it_live(
                          "--restart=always")
     assert result.code == 0, result
     assert result.stdout.splitlines()[:3] == [
-        "virtualmachine.kubevirt.io/again labeled", "service/again created",
+        "service/again created", "virtualmachine.kubevirt.io/again labeled",
         "virtualmachine.kubevirt.io/again restarted"]
     assert "PATCH virtualmachineinstances" not in result.verbs() and "PATCH pods" not in result.verbs()
     assert result.verbs()[-2:] == ["PUT restart", "WATCH endpointslices"]
@@ -93,7 +93,7 @@ def test_restart_never_changes_only_the_template_and_exits_3(
     result = virt_expose("vm", "later", "-n", namespace, "--port", "80", "--selector", "special=key",
                          "--restart=never")
     assert result.code == 3, result
-    assert result.stdout.splitlines()[:2] == ["virtualmachine.kubevirt.io/later labeled", "service/later created"]
+    assert result.stdout.splitlines()[:2] == ["service/later created", "virtualmachine.kubevirt.io/later labeled"]
     assert "next restarts" in result.stderr and result.stderr.startswith("error: ")
     assert template_labels(sandbox, namespace, "later")["special"] == "key"
     assert "special" not in launcher_pod(sandbox, namespace, "later")["metadata"]["labels"]
@@ -105,7 +105,7 @@ def test_start_starts_a_stopped_vm_and_verifies_it(sandbox: RunningSandbox, name
     result = virt_expose("vm", "sleeper", "-n", namespace, "--port", "22", "--start", "--timeout", "90s")
     assert result.code == 0, result
     assert result.stdout.splitlines()[:3] == [
-        "virtualmachine.kubevirt.io/sleeper labeled", "service/sleeper created",
+        "service/sleeper created", "virtualmachine.kubevirt.io/sleeper labeled",
         "virtualmachine.kubevirt.io/sleeper started"]
     pod = launcher_pod(sandbox, namespace, "sleeper")
     assert f"ready endpoint {pod['status']['podIP']}:22" in result.stdout
@@ -182,16 +182,16 @@ def test_refused_live_labelling_exits_3_and_restart_always_finishes_the_job(
 
     refused = virt_expose("vm", "guarded", "-n", namespace, "--port", "80", "--selector", "special=key", *user)
     assert refused.code == 3, refused
-    assert refused.stdout.splitlines() == ["virtualmachine.kubevirt.io/guarded labeled"]
+    assert refused.stdout.splitlines() == ["service/guarded created", "virtualmachine.kubevirt.io/guarded labeled"]
     message = refused.stderr.strip()
     assert 'cannot patch resource "virtualmachineinstances"' in message
     assert "--restart=always" in message and len(message.splitlines()) == 1
-    assert service_or_none(sandbox, namespace, "guarded") is None
+    assert service_or_none(sandbox, namespace, "guarded") is not None  # it selects the VM once it restarts
 
     finished = virt_expose("vm", "guarded", "-n", namespace, "--port", "80", "--selector", "special=key",
                            "--restart=always", *user)
     assert finished.code == 0, finished
-    assert finished.stdout.splitlines()[:2] == ["service/guarded created",
+    assert finished.stdout.splitlines()[:2] == ["service/guarded unchanged",
                                                 "virtualmachine.kubevirt.io/guarded restarted"]
     assert launcher_pod(sandbox, namespace, "guarded")["metadata"]["labels"]["special"] == "key"
 

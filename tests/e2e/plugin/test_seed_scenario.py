@@ -77,9 +77,9 @@ def test_dry_run_client_prints_the_service_and_the_vm_change_and_writes_nothing(
     result = virt_expose(*SEED_COMMAND, "-n", namespace, "--dry-run=client")
     assert result.code == 0, result
     lines = result.stdout.splitlines()
-    assert lines[:3] == ["virtualmachine.kubevirt.io/example-vm labeled (dry run)",
-                         "  spec.template.metadata.labels: +special=key",
-                         "service/example-service created (dry run)"]
+    assert lines[:3] == ["service/example-service created (dry run)",
+                         "virtualmachine.kubevirt.io/example-vm labeled (dry run)",
+                         "  spec.template.metadata.labels: +special=key"]
     printed = yaml.safe_load("\n".join(lines[3:]))
     assert printed["kind"] == "Service" and printed["spec"]["selector"] == {"special": "key"}
     assert all(verb.split()[0] in ("GET", "LIST") for verb in result.verbs()), result.verbs()
@@ -93,7 +93,7 @@ def test_dry_run_server_sends_every_write_as_a_dry_run(sandbox: RunningSandbox, 
     result = virt_expose(*SEED_COMMAND, "-n", namespace, "--dry-run=server", "-o", "json")
     assert result.code == 0, result
     writes = [r for r in result.requests if not r.startswith("GET ")]
-    assert [r.split(" ")[0] for r in writes] == ["PATCH", "POST"]
+    assert [r.split(" ")[0] for r in writes] == ["POST", "PATCH"]
     assert all("dryRun=All" in r for r in writes), writes
     assert "virtualmachine.kubevirt.io/example-vm labeled (server dry run)" in result.stderr
     assert json.loads(result.stdout)["spec"]["ports"][0]["nodePort"] == 30000
