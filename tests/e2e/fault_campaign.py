@@ -25,11 +25,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client
 
 from tests.e2e.plugin_runs import Result, run_plugin, short_request
 from tests.e2e.sandbox_infrastructure import FAULTS_CONTEXT, FaultProxy
-from tests.e2e.workloads import as_if_before_kubevirt_1_7
+from tests.e2e.workloads import as_if_before_kubevirt_1_7, wait_for_new_vmi
 from tests.sandbox.manifests import vm_manifest
 from tests.sandbox.running import RunningSandbox
 
@@ -209,7 +209,8 @@ class Campaign:
             self.proxy.remove_rule(rule["id"])
         run = CaseRun(case, rules[-1]["id"], first, self.log(caller, since))
         if old_vmi is not None and run.first.code != 0 and "PUT restart" in writes_of(run.first_log):
-            self.wait_replaced(f"r-{name}", old_vmi)  # a restart made after the plugin gave up: let it be done
+            # a restart made after the plugin gave up: let it be done before the re-run reads the VM
+            wait_for_new_vmi(self.sandbox, self.namespace, f"r-{name}", old_vmi)
         run.versions_between = self.versions(flow.services(name))
         if first.code != 0:
             since = self.proxy.last_seq()
@@ -228,16 +229,6 @@ class Campaign:
     def vmi_uid(self, name: str) -> str:
         return str(self.custom.get_namespaced_custom_object("kubevirt.io", "v1", self.namespace,
                                                             "virtualmachineinstances", name)["metadata"]["uid"])
-
-    def wait_replaced(self, name: str, old_uid: str) -> None:
-        """Watches the VM's VMIs until the one that replaces `old_uid` is there."""
-        for event in watch.Watch().stream(self.custom.list_namespaced_custom_object, "kubevirt.io", "v1",
-                                          self.namespace, "virtualmachineinstances",
-                                          field_selector=f"metadata.name={name}", timeout_seconds=120):
-            meta = event["object"]["metadata"]
-            if event["type"] != "DELETED" and meta["uid"] != old_uid and "deletionTimestamp" not in meta:
-                return
-        raise AssertionError(f"the VMI of {name} was not replaced within 120s")
 
     def log(self, caller: str, since: int) -> list[dict[str, Any]]:
         """What the proxy saw of one caller's requests after `since`."""

@@ -27,6 +27,18 @@ def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str) -> None:
     sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
 
 
+def wait_for_new_vmi(sandbox: RunningSandbox, namespace: str, name: str, old_uid: str, timeout: int = 120) -> None:
+    """Watches the VMIs of that name until one other than `old_uid` (a restart's), not being deleted, is there."""
+    api = client.CustomObjectsApi(sandbox.api_client)
+    for event in watch.Watch().stream(api.list_namespaced_custom_object, "kubevirt.io", "v1", namespace,
+                                      "virtualmachineinstances", field_selector=f"metadata.name={name}",
+                                      timeout_seconds=timeout):
+        meta = event["object"]["metadata"]
+        if event["type"] != "DELETED" and meta["uid"] != old_uid and "deletionTimestamp" not in meta:
+            return
+    raise AssertionError(f"the VMI {namespace}/{name} was not replaced within {timeout}s")
+
+
 def launcher_pod(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, Any]:
     """The running launcher pod of the VM's current VMI."""
     uid = sandbox.get("vmi", vm, namespace=namespace)["metadata"]["uid"]
