@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any
 
 
 class ExitCode(enum.IntEnum):
@@ -48,11 +47,11 @@ class ClusterError(VirtExposeError):
     its `details` (`name`, `group`, `kind`, `causes`); never by matching message text."""
 
     def __init__(self, message: str, *, status: int = 0, reason: str = "",
-                 details: Mapping[str, Any] | None = None) -> None:
+                 details: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
-        self.details: Mapping[str, Any] = details or {}
+        self.details: Mapping[str, object] = details or {}
 
 
 class NotFoundError(ClusterError):

@@ -30,6 +30,7 @@ from oc_virt_expose.errors import (
     RefusedError,
     VirtExposeError,
 )
+from oc_virt_expose.model.defaults import DEFAULT_FIELD_MANAGER
 from oc_virt_expose.model.endpoints import (
     SERVICE_NAME_LABEL,
     EndpointReport,
@@ -41,7 +42,6 @@ from oc_virt_expose.model.endpoints import (
 from oc_virt_expose.model.kinds import VM, VMI, ResourceKind
 from oc_virt_expose.model.labels import CREATED_BY_LABEL
 from oc_virt_expose.model.objects import Object, describe, is_finishing, may_run, name_of, own_labels
-from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 SUBRESOURCES_API = "subresources.kubevirt.io/v1"
 CONFLICT_RETRIES = 5

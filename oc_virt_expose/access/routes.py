@@ -12,9 +12,9 @@ from oc_virt_expose.access.apierrors import is_missing_api
 from oc_virt_expose.access.client import Client, resource_path
 from oc_virt_expose.access.watch import Deadline, wait_for
 from oc_virt_expose.errors import NotFoundError, RefusedError
+from oc_virt_expose.model.defaults import DEFAULT_FIELD_MANAGER
 from oc_virt_expose.model.objects import Object
 from oc_virt_expose.model.route import ROUTE_API, admission
-from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 NO_ROUTE_API = (f"the server has no {ROUTE_API} API: Routes are OpenShift's; leave out --route and the Route "
                 "flags on this cluster (the Service is reached as its summary says, or through an Ingress)")

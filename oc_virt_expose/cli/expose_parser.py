@@ -13,7 +13,7 @@ from oc_virt_expose.cli.flags import (
     add_output_flags,
     add_wait_flags,
 )
-from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
+from oc_virt_expose.model.defaults import DEFAULT_FIELD_MANAGER
 
 VERB = "expose"
 DEFAULT_PARALLEL = 4

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from oc_virt_expose import __version__
 from oc_virt_expose.errors import UsageError
-from oc_virt_expose.model.settings import DEFAULT_TIMEOUT
+from oc_virt_expose.model.defaults import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:  # annotations only: `--help` imports as little as it can
     from typing import NoReturn

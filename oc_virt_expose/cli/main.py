@@ -11,9 +11,7 @@ cluster) and `OUTPUTS` (its `-o` formats), and `run` with `run(request, common, 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import signal
 import sys
 
 from oc_virt_expose.cli.argv import normalize_argv, value_flags, with_verb
@@ -34,11 +32,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(completion.dispatch(argv0, words) or 0)
     prog = program_name(argv0)
-    signal.signal(signal.SIGTERM, _terminate)
-    parser = build_parser(prog)
-    words = with_verb(words, VERBS, DEFAULT_VERB, set().union(*(value_flags(verb_parser(parser, v)) for v in VERBS)))
+    words = with_verb(words, VERBS, DEFAULT_VERB, _value_flags(prog, words))
     try:
-        return _run(parser, words)
+        return _run(build_parser(prog, verbs=words[:1]), words)
     except UsageError as error:
         help_command = prog if words[0] == DEFAULT_VERB else f"{prog} {words[0]}"
         return _report(f"{_one_line(error)}. See '{help_command} --help' for usage.", error.exit_code)
@@ -49,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.ERROR)
+
+
+def _value_flags(prog: str, words: list[str]) -> set[str]:
+    """The flags that take a value, for finding the verb among `words`: needed only when a verb's name
+    stands elsewhere than first (`-n NS list`, or a VM named `list`), so the common line builds one verb's
+    parser only (start-up time)."""
+    if (words[:1] and words[0] in VERBS) or not set(words) & set(VERBS):
+        return set()
+    parser = build_parser(prog)
+    return set().union(*(value_flags(verb_parser(parser, verb)) for verb in VERBS))
 
 
 def _run(parser: argparse.ArgumentParser, words: list[str]) -> int:
@@ -66,7 +72,12 @@ def _run(parser: argparse.ArgumentParser, words: list[str]) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    import importlib
+    import signal
+
     from oc_virt_expose.commands.common import common_options
+
+    signal.signal(signal.SIGTERM, _terminate)  # from here on a run may have changed something to report
 
     options = importlib.import_module(f"{COMMANDS[args.command]}.options")
     request = options.request_from_args(args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 
 from oc_virt_expose.cli import expose_parser
 from oc_virt_expose.cli.flags import (
@@ -71,13 +72,13 @@ def program_name(argv0: str) -> str:
     return stem
 
 
-def build_parser(prog: str = "oc virt-expose") -> argparse.ArgumentParser:
-    """The whole command line: a subparser per verb (`dest="command"`); no side effects."""
+def build_parser(prog: str = "oc virt-expose", verbs: Sequence[str] = VERBS) -> argparse.ArgumentParser:
+    """The command line of `verbs` (all by default): a subparser per verb (`dest="command"`); no side effects."""
     parser = Parser(prog=prog, add_help=False, allow_abbrev=False)
-    verbs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    expose_parser.add_expose_parser(verbs, prog)
-    add_list_parser(verbs, prog)
-    add_delete_parser(verbs, prog)
+    verb_parsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    builders = {DEFAULT_VERB: expose_parser.add_expose_parser, "list": add_list_parser, "delete": add_delete_parser}
+    for verb in verbs:
+        builders[verb](verb_parsers, prog)
     return parser
 
 

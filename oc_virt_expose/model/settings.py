@@ -55,8 +55,6 @@ class OutputFormat(str, enum.Enum):
     WIDE = "wide"  # tables only (`list`)
 
 
-DEFAULT_FIELD_MANAGER = "virt-expose"
-DEFAULT_TIMEOUT = "5m"
 
 
 class CommonOptions(NamedTuple):

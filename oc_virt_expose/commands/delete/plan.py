@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from oc_virt_expose.commands.delete.options import DeleteRequest
 from oc_virt_expose.errors import NotFoundError, RefusedError
+from oc_virt_expose.model.defaults import DEFAULT_FIELD_MANAGER
 from oc_virt_expose.model.fields import (
     APPLY,
     OWN_PATH,
@@ -35,7 +36,6 @@ from oc_virt_expose.model.labels import LAUNCHER_KEYS, label_selector_matches, l
 from oc_virt_expose.model.objects import Object, name_of, own_labels, template_labels
 from oc_virt_expose.model.route import routed_service
 from oc_virt_expose.model.service import EXPOSES_ANNOTATION, exposed_by_label
-from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER
 
 
 class Choice(NamedTuple):

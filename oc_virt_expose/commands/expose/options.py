@@ -25,6 +25,7 @@ from oc_virt_expose.commands.common import (
 from oc_virt_expose.commands.expose.targets import Targets, parse_targets
 from oc_virt_expose.errors import UsageError
 from oc_virt_expose.model import ports as port_specs
+from oc_virt_expose.model.defaults import DEFAULT_FIELD_MANAGER
 from oc_virt_expose.model.fields import label_manager
 from oc_virt_expose.model.kinds import VM, ResourceKind
 from oc_virt_expose.model.labels import label_key_problem, label_value_problem, parse_label_pairs, refuse_unstable_keys
@@ -48,7 +49,7 @@ from oc_virt_expose.model.service import (
     default_service_name,
     validate_service_name,
 )
-from oc_virt_expose.model.settings import DEFAULT_FIELD_MANAGER, parse_duration
+from oc_virt_expose.model.settings import parse_duration
 
 OUTPUTS = OBJECT_OUTPUTS
 MAX_FIELD_MANAGER = 128  # the API server's limit
