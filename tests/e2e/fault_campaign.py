@@ -131,23 +131,30 @@ class Campaign:
         self.namespace, self.list_namespace = f"faults-{secrets.token_hex(3)}", f"faults-list-{secrets.token_hex(3)}"
         self.core = client.CoreV1Api(sandbox.api_client)
         self.custom = client.CustomObjectsApi(sandbox.api_client)
-        self.prepare(cases)
+        self.listed = ""  # what `list` prints of the list namespace when done (prepare_list)
+        running = self.prepare(cases)
+        self.waits = ThreadPoolExecutor(max_workers=len(running) + 1)  # the running VMs come up meanwhile
+        self.ready = {vm: self.waits.submit(self.wait_running, vm) for vm in running}
+        self.ready["listed"] = self.waits.submit(self.prepare_list)
         self.pool = ThreadPoolExecutor(max_workers=WORKERS)
+        first = sorted(cases, key=lambda case: FLOWS[case.position.flow].vm(case.name) in self.ready)
         self.futures: dict[int, Future[CaseRun]] = {case.number: self.pool.submit(self.run_case, case)
-                                                    for case in cases}
+                                                    for case in first}
 
     def outcome(self, case: Case) -> CaseRun:
         return self.futures[case.number].result()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.waits.shutdown(wait=True, cancel_futures=True)
         for namespace in (self.namespace, self.list_namespace):
             self.sandbox.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
         self.sandbox.kubectl("delete", "clusterrolebinding", self.namespace, check=False)
 
     # -- the objects -------------------------------------------------------------------------------------
 
-    def prepare(self, cases: Sequence[Case]) -> None:
+    def prepare(self, cases: Sequence[Case]) -> list[str]:
+        """Makes the namespaces, every VM and the cases' ServiceAccount; the running VMs' names."""
         for namespace in (self.namespace, self.list_namespace):
             self.sandbox.kubectl("create", "namespace", namespace)
         vms = [vm_manifest("stopped", running=False), vm_manifest("live")]
@@ -160,19 +167,25 @@ class Campaign:
                     vms.append(dict(vm_manifest(vm, running=False), metadata={"name": vm, "labels": {"batch": name}}))
         self.sandbox.apply({"apiVersion": "v1", "kind": "List", "items": vms}, self.namespace)
         self.sandbox.apply(vm_manifest("listed"), self.list_namespace)
-        running = [f"vm/{vm['metadata']['name']}" for vm in vms if vm["spec"]["runStrategy"] == "Always"]
-        self.sandbox.kubectl("wait", *running, "--for=condition=Ready", "--timeout=120s", namespace=self.namespace)
-        self.sandbox.kubectl("wait", "vm/listed", "--for=condition=Ready", "--timeout=120s",
-                             namespace=self.list_namespace)
-        as_if_before_kubevirt_1_7(self.sandbox, self.namespace, "live")  # so it is labelled live, as on 1.6
         self.sandbox.kubectl("create", "serviceaccount", ACCOUNT, namespace=self.namespace)
         self.sandbox.kubectl("create", "clusterrolebinding", self.namespace, "--clusterrole=cluster-admin",
                              f"--serviceaccount={self.namespace}:{ACCOUNT}")
+        return [vm["metadata"]["name"] for vm in vms if vm["spec"]["runStrategy"] == "Always"]
+
+    def wait_running(self, vm: str) -> None:
+        self.sandbox.kubectl("wait", f"vm/{vm}", "--for=condition=Ready", "--timeout=120s", namespace=self.namespace)
+        if vm == "live":
+            as_if_before_kubevirt_1_7(self.sandbox, self.namespace, "live")  # so it is labelled live, as on 1.6
+
+    def prepare_list(self) -> None:
+        """`listed` exposed, and what `list` prints of its namespace then (every `list` case's output)."""
+        self.sandbox.kubectl("wait", "vm/listed", "--for=condition=Ready", "--timeout=120s",
+                             namespace=self.list_namespace)
         exposed = run_plugin(self.sandbox, "vm", "listed", "-n", self.list_namespace, "--port", "80")
         assert exposed.code == 0, exposed
         listed = run_plugin(self.sandbox, "list", "-n", self.list_namespace)
         assert listed.code == 0, listed
-        self.listed = listed.stdout  # what every `list` case prints when done
+        self.listed = listed.stdout
 
     def token(self) -> str:
         request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
@@ -189,6 +202,8 @@ class Campaign:
     def run_case(self, case: Case) -> CaseRun:
         position, name = case.position, case.name
         flow = FLOWS[position.flow]
+        if flow.vm(name) in self.ready:
+            self.ready[flow.vm(name)].result()
         if position.flow == "delete":
             exposed = run_plugin(self.sandbox, "vm", flow.vm(name), "-n", self.namespace, "--name", name, "--selector",
                                  f"{name}=yes", *EXPOSE_FOR_DELETE)
