@@ -4,8 +4,9 @@ A watch without a resourceVersion first replays the current objects as ADDED eve
 a list and a watch from its resourceVersion in one request. A watch the server ends early, or whose
 connection drops, is resumed from the last resourceVersion seen (bookmarks included); after 410 Expired
 (as the answer, or as an ERROR event inside the stream) it starts again from the current state; an answer
-that asks to try again (429, 5xx) is retried after a pause. `RESUMES_WITHOUT_PROGRESS` resumptions in a row
-with no event between them end the wait with the last error. `Deadline.check_once` (`--timeout 0`) lists once.
+that asks to try again (429, 5xx) is retried after its Retry-After, or a pause. `RESUMES_WITHOUT_PROGRESS`
+resumptions in a row with no event between them end the wait with the last error. `Deadline.check_once`
+(`--timeout 0`) lists once.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def watch_state(client: Client, path: str, deadline: Deadline, state: dict[str, 
                 resource_version = None  # too old: start again from the current state
                 state.clear()
             elif isinstance(error, ClusterError):
-                time.sleep(min(RETRY_PAUSE * failures, deadline.remaining()))
+                time.sleep(min(_pause(error, failures), deadline.remaining()))
         finally:
             events.close()
 
@@ -92,6 +93,12 @@ def watch_state(client: Client, path: str, deadline: Deadline, state: dict[str, 
 def _resumable(error: ClusterError | ConnectionFailure) -> bool:
     """A dropped connection, an expired resourceVersion, or an answer that asks to try again."""
     return isinstance(error, ConnectionFailure) or error.status == GONE or error.status in RETRYABLE
+
+
+def _pause(error: ClusterError, failures: int) -> float:
+    """The server's Retry-After (its Status's `retryAfterSeconds`), else a second more at each failure."""
+    asked = error.details.get("retryAfterSeconds")
+    return float(asked) if isinstance(asked, int) and asked > 0 else RETRY_PAUSE * failures
 
 
 def apply_event(state: dict[str, Object], event: Mapping[str, Any]) -> str | None:
