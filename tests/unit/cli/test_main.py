@@ -66,7 +66,7 @@ def test_usage_errors_are_one_line_exit_2_without_client(run_plugin: FreshRun, a
 OPTION_ERRORS = [  # found while building or validating the options, after the flags parse
     ["vm", "x", "--port", "80/XTP"], ["vm", "x", "--type", "Foo"], ["vm", "x", "--ip-families", "IPv5"],
     ["vm", "x", "--protocol", "ICMP"], ["vm", "x", "--selector", "a!=b"], ["vm", "x", "--timeout", "5y"],
-    ["vm", "x", "--cluster-ip", "10.0.0.300"], ["vm", "x", "--as-group", "g"],
+    ["vm", "x", "--cluster-ip", "10.0.0.300"],
 ]
 
 
