@@ -1,8 +1,8 @@
 """The sandbox's simulated infrastructure (tests/sandbox/infrastructure.py) as tests drive it: the fault proxy,
 the load balancer's switch, the pod start delay, Events. The fixtures on them are in tests/e2e/conftest.py.
 
-- `FaultProxy`: the proxy in front of a sandbox's API server; `fault_proxy.kubectl(...)` goes through it
-  (context `faults`).
+- `FaultProxy`: the proxy in front of a sandbox's API server: its control paths (tests/sandbox/fault_control.py,
+  rules as in fault_rules.py), and `fault_proxy.kubectl(...)` through it (context `faults`).
 - `LoadBalancerSwitch`: a sandbox's provider, switched on and off at run time.
 - `with_start_delay(vm, seconds)`: a VM manifest whose launcher pods start (get their IPs, run, turn
   Ready) only `seconds` after they are created.
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client, config, watch
 
-from tests.sandbox.fault_control import FaultProxyClient
+from tests.sandbox.fault_control import CONTROL
+from tests.sandbox.informer import raw
 from tests.sandbox.infrastructure import INFO, NAMESPACE, START_DELAY_ANNOTATION
 from tests.sandbox.loadbalancer import SWITCH
 from tests.sandbox.running import RunningSandbox
@@ -48,15 +49,53 @@ def cluster_ca(sandbox: RunningSandbox) -> Path:
     return Path(config["clusters"][0]["cluster"]["certificate-authority"])
 
 
-class FaultProxy(FaultProxyClient):
+class FaultProxy:
+    """Tells the sandbox's fault proxy what to do, through the official client as the admin (context `faults`)."""
+
     def __init__(self, sandbox: RunningSandbox) -> None:
-        super().__init__(infrastructure_info(sandbox).fault_proxy_url, cluster_ca(sandbox))
         self.sandbox = sandbox
+        self.url = infrastructure_info(sandbox).fault_proxy_url
         self.ca_file = cluster_ca(sandbox)
+        self.api = config.new_client_from_config(str(sandbox.kubeconfig), context=FAULTS_CONTEXT)
 
     def kubectl(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """kubectl through the proxy, as the admin; `check=False` to see a failure."""
         return self.sandbox.kubectl(*args, context=FAULTS_CONTEXT, **kwargs)
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+             query: list[tuple[str, str]] | None = None, timeout: float = 30) -> dict[str, Any]:
+        response = self.api.call_api(f"{CONTROL}{path}", method, query_params=query or [], body=body,
+                                     header_params={"Content-Type": "application/json"},
+                                     auth_settings=["BearerToken"], _return_http_data_only=True,
+                                     _preload_content=False, _request_timeout=timeout)
+        return raw(response)
+
+    def add_rule(self, action: str, **fields: Any) -> dict[str, Any]:
+        """E.g. `add_rule("status", method="GET", path="/namespaces$", status=429, retryAfter=1, count=2)`."""
+        return self.call("POST", "/rules", {"action": action, **fields})
+
+    def rules(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/rules")["rules"])
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        return next(rule for rule in self.rules() if rule["id"] == rule_id)
+
+    def clear(self) -> None:
+        self.call("DELETE", "/rules")
+
+    def last_seq(self) -> int:
+        return int(self.call("GET", "/requests", query=[("since", "999999999")])["last"])
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/requests", query=[("since", str(since))])["requests"])
+
+    def watches(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/watches")["watches"])
+
+    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0) -> int:
+        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open."""
+        body = {"path": path, "graceful": graceful, "waitSeconds": wait}
+        return int(self.call("POST", "/watches/cut", body, timeout=wait + 30)["cut"])
 
 
 class LoadBalancerSwitch:

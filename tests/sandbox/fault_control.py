@@ -1,4 +1,5 @@
-"""The fault proxy's control interface: the paths tests use (never forwarded), and the client for them.
+"""The fault proxy's control interface: the paths tests use (never forwarded; their client is FaultProxy in
+tests/e2e/sandbox_infrastructure.py).
 
     POST   /sandbox-faults/rules          add a rule (JSON, see fault_rules.py); answers the rule with its id
     GET    /sandbox-faults/rules          the rules, with `remaining` and `hits`
@@ -14,12 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 import urllib.parse
-import urllib.request
-from pathlib import Path
-from typing import Any
 
 from tests.sandbox.fault_rules import BadRule, Faults, Request, Rule, json_response, response_bytes
 
@@ -73,45 +70,3 @@ class Control:
                                                   float(spec.get("waitSeconds", 0)))
             return json_response(200, {"cut": count})
         return json_response(404, {"error": f"no control {method} {request.path}"})
-
-
-class FaultProxyClient:
-    """Tells a running fault proxy what to do (see the module's documentation for the rule fields)."""
-
-    def __init__(self, url: str, ca_file: Path) -> None:
-        self.url = url.rstrip("/")
-        self.context = ssl.create_default_context(cafile=str(ca_file))
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{CONTROL}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, context=self.context, timeout=timeout) as response:
-            return json.loads(response.read())
-
-    def add_rule(self, action: str, **fields: Any) -> dict[str, Any]:
-        """E.g. `add_rule("status", method="GET", path="/namespaces$", status=429, retryAfter=1, count=2)`."""
-        return dict(self.call("POST", "/rules", {"action": action, **fields}))
-
-    def rules(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/rules")["rules"])
-
-    def rule(self, rule_id: str) -> dict[str, Any]:
-        return next(rule for rule in self.rules() if rule["id"] == rule_id)
-
-    def clear(self) -> None:
-        self.call("DELETE", "/rules")
-
-    def last_seq(self) -> int:
-        return int(self.call("GET", "/requests?since=999999999")["last"])
-
-    def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        return list(self.call("GET", f"/requests?since={since}")["requests"])
-
-    def watches(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/watches")["watches"])
-
-    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0) -> int:
-        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open."""
-        body = {"path": path, "graceful": graceful, "waitSeconds": wait}
-        return int(self.call("POST", "/watches/cut", body, timeout=wait + 30)["cut"])
