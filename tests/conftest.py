@@ -11,23 +11,18 @@ lists the sandboxes the run started.
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
 
-pytest.register_assert_rewrite("tests.sandbox.pool")
+pytest.register_assert_rewrite("tests.e2e", "tests.sandbox.footprint", "tests.sandbox.pool")
 
 from tests.sandbox.audit import RequestCounter  # noqa: E402
 from tests.sandbox.pool import SandboxPool  # noqa: E402
 from tests.sandbox.running import RunningSandbox, SandboxKind  # noqa: E402
 
-# The next kind is launched when this many tests of the current one are left: enough for it to be ready
-# when they are done (a start takes ~10-40 s on 2 cores), late enough not to hold its memory for long.
-PREFETCH_WHEN_LEFT = 10
 PLAN = pytest.StashKey[list[SandboxKind]]()
-TESTS_LEFT = pytest.StashKey[dict[SandboxKind, int]]()
 LAST_TEST = pytest.StashKey[dict[SandboxKind, str]]()
 POOL = pytest.StashKey[SandboxPool]()
 
@@ -43,26 +38,26 @@ def kind_of(item: pytest.Item) -> SandboxKind | None:
 @pytest.hookimpl(trylast=True)  # after deselection (-k, -m) and the reordering of other plugins (--ff)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests with no sandbox first, then the default kind's, then each other kind's in the order of their
-    first test (a stable sort: within a kind, the order pytest collected them in)."""
+    first test, then those that start sandboxes of their own (marked `sandbox`, without the fixture), so that
+    their starts do not compete with the pool's. A stable sort: within a group, the order of collection."""
     kinds = [kind_of(item) for item in items]
     plan = sorted({kind for kind in kinds if kind is not None},
                   key=lambda kind: (kind != SandboxKind(), kinds.index(kind)))
     position = {kind: number for number, kind in enumerate(plan, start=1)}
-    order = {item.nodeid: position.get(kind, 0) for item, kind in zip(items, kinds)}
+    own = len(plan) + 1
+    order = {item.nodeid: position[kind] if kind else own if item.get_closest_marker("sandbox") else 0
+             for item, kind in zip(items, kinds)}
     items.sort(key=lambda item: order[item.nodeid])
     config.stash[PLAN] = plan
-    config.stash[TESTS_LEFT] = {kind: kinds.count(kind) for kind in plan}
     config.stash[LAST_TEST] = {kind: item.nodeid for item in items if (kind := kind_of(item)) is not None}
 
 
 @pytest.fixture(scope="session", autouse=True)
 def sandboxes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
     """The run's sandboxes; the first kind starts while the tests that need no sandbox run."""
-    plan = request.config.stash.get(PLAN, [])
-    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"))
+    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), request.config.stash.get(PLAN, []))
     request.config.stash[POOL] = pool
-    if plan:
-        pool.prepare(plan[0])
+    pool.prepare_next()
     yield pool
     pool.stop_all()
 
@@ -113,21 +108,16 @@ def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool) -> RunningSa
     1.7, load balancer and Route API, seeded with the demo objects)."""
     kind = kind_of(request.node)
     assert kind is not None
-    plan, left = request.config.stash[PLAN], request.config.stash[TESTS_LEFT]
-    left[kind] -= 1
-    following = plan[plan.index(kind) + 1:]
-    if following and left[kind] < PREFETCH_WHEN_LEFT:
-        sandboxes.prepare(following[0])
+    sandboxes.prepare_next()
     return sandboxes.get(kind)
 
 
 @pytest.fixture
 def namespace(sandbox: RunningSandbox) -> Iterator[str]:
     """A fresh namespace for one test, deleted (without waiting) afterwards."""
-    name = f"t-{secrets.token_hex(4)}"
-    sandbox.kubectl("create", "namespace", name)
+    name = sandbox.create_namespace()
     yield name
-    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    sandbox.delete_namespace(name)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ label that gated VMs wait for (tests/e2e/held_runs.py)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,10 +41,9 @@ def seed_namespace(sandbox: RunningSandbox) -> Iterator[str]:
 @pytest.fixture
 def other_namespace(sandbox: RunningSandbox) -> Iterator[str]:
     """A second fresh namespace, beside `namespace`."""
-    name = f"t-{secrets.token_hex(4)}"
-    sandbox.kubectl("create", "namespace", name)
+    name = sandbox.create_namespace()
     yield name
-    sandbox.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    sandbox.delete_namespace(name)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ pod, `virtctl start|stop|restart|migrate` as virtctl sends them, and a Service's
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kubernetes import client, watch
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from tests.sandbox.running import RunningSandbox
 
@@ -18,9 +18,17 @@ Endpoints = dict[str, bool]  # the pod an endpoint targets -> whether it is read
 
 
 def create_vm(sandbox: RunningSandbox, namespace: str, manifest: dict[str, Any], *, wait: bool = True) -> None:
+    """Creates the VM and waits until it runs and is Ready, or, stopped, until KubeVirt has reported on it
+    (its Ready condition False: no VMI), so that tests comparing it before and after see only their changes."""
     sandbox.apply(manifest, namespace)
-    if wait and manifest["spec"].get("runStrategy", "Halted") != "Halted" and manifest["spec"].get("running", True):
-        wait_vm_ready(sandbox, namespace, manifest["metadata"]["name"])
+    name = manifest["metadata"]["name"]
+    if not wait:
+        return
+    spec = manifest["spec"]
+    if spec.get("running", spec.get("runStrategy", "Halted") != "Halted"):
+        wait_vm_ready(sandbox, namespace, name)
+    else:
+        sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready=false", "--timeout=60s", namespace=namespace)
 
 
 def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str) -> None:
@@ -42,7 +50,7 @@ def wait_for_new_vmi(sandbox: RunningSandbox, namespace: str, name: str, old_uid
 def launcher_pod(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, Any]:
     """The running launcher pod of the VM's current VMI."""
     uid = sandbox.get("vmi", vm, namespace=namespace)["metadata"]["uid"]
-    pods = sandbox.get("pods", "-l", f"kubevirt.io/created-by={uid}", namespace=namespace)["items"]
+    pods = sandbox.get("pods", namespace=namespace, selector=f"kubevirt.io/created-by={uid}")["items"]
     running = [p for p in pods if p["status"].get("phase") == "Running" and "deletionTimestamp" not in p["metadata"]]
     assert len(running) == 1, [p["metadata"]["name"] for p in pods]
     return dict(running[0])
@@ -68,18 +76,21 @@ def vm_subresource(sandbox: RunningSandbox, namespace: str, vm: str, action: str
 
 
 def migrate(sandbox: RunningSandbox, namespace: str, vmi: str) -> dict[str, Any]:
-    """A VirtualMachineInstanceMigration, as `virtctl migrate` makes it, waited for until Succeeded."""
+    """A VirtualMachineInstanceMigration, as `virtctl migrate` makes it, waited for until Succeeded and its
+    migration state complete (KubeVirt copies the VMI's migration state to it after setting the phase)."""
     name = f"{vmi}-{secrets.token_hex(3)}"
     sandbox.apply({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstanceMigration",
                    "metadata": {"name": name}, "spec": {"vmiName": vmi}}, namespace)
-    sandbox.kubectl("wait", f"vmim/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s",
-                    namespace=namespace)
+    for condition in ("{.status.phase}=Succeeded", "{.status.migrationState.completed}=true"):
+        sandbox.kubectl("wait", f"vmim/{name}", f"--for=jsonpath={condition}", "--timeout=90s", namespace=namespace)
     return sandbox.get("vmim", name, namespace=namespace)
 
 
 def service_or_none(sandbox: RunningSandbox, namespace: str, name: str) -> dict[str, Any] | None:
-    found = sandbox.kubectl("get", "service", name, "-o", "json", "--ignore-not-found", namespace=namespace)
-    return json.loads(found.stdout) if found.stdout.strip() else None
+    try:
+        return sandbox.get("service", name, namespace=namespace)
+    except NotFoundError:
+        return None
 
 
 def endpoints_of(slices: list[dict[str, Any]]) -> Endpoints:
@@ -89,7 +100,7 @@ def endpoints_of(slices: list[dict[str, Any]]) -> Endpoints:
 
 
 def ready_endpoint_pods(sandbox: RunningSandbox, namespace: str, service: str) -> list[str]:
-    slices = sandbox.get("endpointslices", "-l", f"kubernetes.io/service-name={service}", namespace=namespace)
+    slices = sandbox.get("endpointslices", namespace=namespace, selector=f"kubernetes.io/service-name={service}")
     return sorted(pod for pod, ready in endpoints_of(slices["items"]).items() if ready)
 
 

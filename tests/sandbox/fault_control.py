@@ -1,4 +1,5 @@
-"""The fault proxy's control interface: the paths tests use (never forwarded), and the client for them.
+"""The fault proxy's control interface: the paths tests use (never forwarded; their client is FaultProxy in
+tests/e2e/sandbox_infrastructure.py).
 
     POST   /sandbox-faults/rules          add a rule (JSON, see fault_rules.py); answers the rule with its id
     GET    /sandbox-faults/rules          the rules, with `remaining` and `hits`
@@ -19,13 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from tests.sandbox.fault_rules import BadRule, Faults, Request, Rule, json_response, response_bytes
 
@@ -90,71 +86,3 @@ class Control:
                                                   int(error) if error is not None else None)
             return json_response(200, {"cut": count})
         return json_response(404, {"error": f"no control {method} {request.path}"})
-
-
-class FaultProxyClient:
-    """Tells a running fault proxy what to do (see the module's documentation for the rule fields)."""
-
-    def __init__(self, url: str, ca_file: Path) -> None:
-        self.url = url.rstrip("/")
-        self.context = ssl.create_default_context(cafile=str(ca_file))
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{CONTROL}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, context=self.context, timeout=timeout) as response:
-            return json.loads(response.read())
-
-    def add_rule(self, action: str, **fields: Any) -> dict[str, Any]:
-        """E.g. `add_rule("status", method="GET", path="/namespaces$", status=429, retryAfter=1, count=2)`."""
-        return dict(self.call("POST", "/rules", {"action": action, **fields}))
-
-    def rules(self) -> list[dict[str, Any]]:
-        return list(self.call("GET", "/rules")["rules"])
-
-    def rule(self, rule_id: str) -> dict[str, Any]:
-        return next(rule for rule in self.rules() if rule["id"] == rule_id)
-
-    def remove_rule(self, rule_id: str) -> None:
-        self.call("DELETE", f"/rules/{rule_id}")
-
-    def clear(self) -> None:
-        self.call("DELETE", "/rules")
-
-    def last_seq(self) -> int:
-        return int(self.call("GET", "/requests?since=999999999")["last"])
-
-    def requests(self, since: int = 0, *, wait: float = 0) -> list[dict[str, Any]]:
-        """The requests seen after `since`; with `wait`, answered once there is one (or `wait` s passed)."""
-        return list(self.call("GET", f"/requests?since={since}&wait={wait}", timeout=wait + 30)["requests"])
-
-    def watches(self, *, after: int = 0, wait: float = 0) -> list[dict[str, Any]]:
-        """The watches open now; with `wait`, answered once one with an id above `after` is (or `wait` s passed)."""
-        return list(self.call("GET", f"/watches?after={after}&wait={wait}", timeout=wait + 30)["watches"])
-
-    def first(self, since: int, matches: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
-        """The first entry of the log after `since` that `matches`, waiting for it."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for entry in (entries := self.requests(since, wait=end - time.monotonic())):
-                if matches(entry):
-                    return entry
-            since = max([since, *(entry["seq"] for entry in entries)])
-        raise TimeoutError(f"no such request within {timeout:g}s")
-
-    def answered(self, rule_id: str, since: int, timeout: float = 60) -> dict[str, Any]:
-        """Waits until a request the rule applied to is in the log after `since` (a delayed one: forwarded and
-        answered); its entry."""
-        return self.first(since, lambda entry: entry["rule"] == rule_id, timeout)
-
-    def held(self, *, wait: float = 0) -> list[dict[str, Any]]:
-        """The requests a `delay` holds now; with `wait`, answered once there is one (or `wait` s passed)."""
-        return list(self.call("GET", f"/held?wait={wait}", timeout=wait + 30)["held"])
-
-    def cut_watches(self, path: str | None = None, *, graceful: bool = False, wait: float = 10.0,
-                    error: int | None = None) -> int:
-        """Ends the watches on paths matching `path` (all without), waiting up to `wait` s for one to open;
-        with `error` (410), gracefully after an ERROR event of that code."""
-        body = {"path": path, "graceful": graceful, "waitSeconds": wait, "error": error}
-        return int(self.call("POST", "/watches/cut", body, timeout=wait + 30)["cut"])

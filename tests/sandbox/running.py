@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
+from kubernetes.dynamic import DynamicClient
 
 from tests.sandbox.audit import AuditLog, Marker, RequestCounter
 
@@ -26,6 +28,25 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 300.0  # the Go programs are built before (make test, make demo); this is start-up only
 READY = "sandbox ready: "
+
+
+# kubectl's names of the resources tests read -> (apiVersion, kind)
+RESOURCES = {
+    "configmap": ("v1", "ConfigMap"),
+    "crd": ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
+    "events": ("v1", "Event"),
+    "kubevirt": ("kubevirt.io/v1", "KubeVirt"),
+    "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    "nodes": ("v1", "Node"),
+    "pod": ("v1", "Pod"),
+    "pods": ("v1", "Pod"),
+    "route": ("route.openshift.io/v1", "Route"),
+    "service": ("v1", "Service"),
+    "vm": ("kubevirt.io/v1", "VirtualMachine"),
+    "vmi": ("kubevirt.io/v1", "VirtualMachineInstance"),
+    "vmim": ("kubevirt.io/v1", "VirtualMachineInstanceMigration"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,8 +121,28 @@ class RunningSandbox:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
         return result
 
-    def get(self, *args: str, namespace: str | None = None) -> dict[str, Any]:
-        return dict(json.loads(self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout))
+    @cached_property
+    def resources(self) -> DynamicClient:
+        """The official client's dynamic client (discovery cached beside the sandbox's log)."""
+        return DynamicClient(self.api_client, cache_file=str(self.log.parent / "discovery.json"))
+
+    def get(self, resource: str, name: str | None = None, *, namespace: str | None = None,
+            selector: str | None = None) -> dict[str, Any]:
+        """`kubectl get RESOURCE [NAME] [-n NAMESPACE] [-l SELECTOR] -o json`, read through the official client
+        (no namespace: every namespace); RESOURCE in kubectl's words (see RESOURCES)."""
+        api_version, kind = RESOURCES[resource]
+        found = self.resources.resources.get(api_version=api_version, kind=kind)
+        return dict(found.get(name=name, namespace=namespace, label_selector=selector).to_dict())
+
+    def create_namespace(self, prefix: str = "t") -> str:
+        """A new namespace named PREFIX-RANDOM."""
+        name = f"{prefix}-{secrets.token_hex(4)}"
+        client.CoreV1Api(self.api_client).create_namespace({"metadata": {"name": name}}, _preload_content=False)
+        return name
+
+    def delete_namespace(self, name: str) -> None:
+        """Deletes it without waiting for its objects to go (as `kubectl delete namespace --wait=false`)."""
+        client.CoreV1Api(self.api_client).delete_namespace(name, _preload_content=False)
 
     def apply(self, manifest: dict[str, Any] | str, namespace: str | None = None) -> None:
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)

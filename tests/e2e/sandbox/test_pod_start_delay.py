@@ -23,7 +23,7 @@ def test_template_annotation_delays_the_launcher_pod(sandbox: RunningSandbox, na
     sandbox.apply(with_start_delay(vm_manifest("slow"), 3.0), namespace)
     sandbox.kubectl("wait", "vm/slow", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
     uid = sandbox.get("vmi", "slow", namespace=namespace)["metadata"]["uid"]
-    [pod] = sandbox.get("pods", "-l", f"kubevirt.io/created-by={uid}", namespace=namespace)["items"]
+    [pod] = sandbox.get("pods", namespace=namespace, selector=f"kubevirt.io/created-by={uid}")["items"]
     assert pod["metadata"]["annotations"][START_DELAY_ANNOTATION] == "3000ms"
     ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
     # Whole seconds on both sides: an interval of at least 3 s shows as at least 3.
