@@ -197,6 +197,8 @@ def check_failure(run: CaseRun, fault: Mapping[str, Any]) -> None:
     what was left undone, and nothing that was right already."""
     first, flow = run.first, run.case.position.flow
     assert first.code == 1, first
+    if run.case.kind.rule.get("sticky"):  # gone: every later request of the run was dropped too
+        assert all(e["rule"] == run.rule_id and e["status"] is None for e in run.first_log if e["seq"] >= fault["seq"])
     done = writes_of([entry for entry in run.first_log if entry["seq"] < fault["seq"]])
     if flow == "many" and run.case.position.method == "POST":
         failed = [f"{run.case.name}-2", f"{run.case.name}-3"][:2 if run.case.kind.name == "server-gone" else 1]
