@@ -147,11 +147,12 @@ def test_any_line_is_a_one_line_usage_error_or_reaches_the_run(verb: str, data: 
     argv = data.draw(any_line(verb), label="argv")
     outcome = run_main(argv)
     assert "Traceback" not in outcome.stderr
-    if outcome.code == 0:
+    if outcome.code == 0 and set(argv) & {"-h", "--help", "--version"} and not outcome.runs:
+        assert outcome.stdout.startswith(("usage: ", "virt-expose ")), outcome  # a junk word that asks for help
+    elif outcome.code == 0:
         assert (len(outcome.runs), outcome.stdout, outcome.stderr) == (1, "", ""), outcome
-        return
-    message = assert_usage_error(outcome, argv)
-    assert names_a_culprit(message, argv), message
+    else:
+        assert names_a_culprit(assert_usage_error(outcome, argv), argv), outcome.stderr
 
 
 def one(request: Any) -> Any:
