@@ -71,7 +71,7 @@ def test_executable_is_one_pure_python_file(built: Built) -> None:
     assert not [name for name in everything if name.endswith(NATIVE)]
     top_level = {name.split("/")[0].removesuffix(".py") for name in everything if ".dist-info" not in name}
     assert top_level == TOP_LEVEL
-    assert "oc_virt_expose/cli.py" in names and "__main__.py" in names and "yaml/__init__.py" in names
+    assert "oc_virt_expose/cli/main.py" in names and "__main__.py" in names and "yaml/__init__.py" in names
     for text in metadata:  # the bundled distributions run on the oldest Python we support
         requires = re.search(r"^Requires-Python: (.+)$", text, re.M)
         assert requires is None or "3.9" in SpecifierSet(requires.group(1)), requires.group(1)
@@ -83,7 +83,7 @@ def test_runs_with_the_system_python3_outside_any_venv(built: Built, tmp_path: P
     assert python3 and ".venv" not in python3
     result = run(built, "--help", cache=tmp_path / "cache")  # through the shebang
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: oc virt-expose TYPE NAME")
+    assert result.stdout.startswith("usage: oc virt-expose [expose] TYPE NAME")
     assert run(built, "--version", cache=tmp_path / "cache").stdout == f"virt-expose {build_dist.package_version()}\n"
 
 
@@ -93,7 +93,7 @@ def test_help_unpacks_only_the_plugin_and_later_runs_compile_nothing(built: Buil
     assert first.returncode == 0, first.stderr
     (build,) = cache.iterdir()
     assert sorted(path.name for path in build.iterdir()) == ["app"]  # not the bundled dependencies
-    assert list((build / "app" / "oc_virt_expose" / "__pycache__").glob("cli.*.pyc"))
+    assert list((build / "app" / "oc_virt_expose" / "cli" / "__pycache__").glob("main.*.pyc"))
     python3 = shutil.which("python3", path=clean_env()["PATH"])
     second = run(built, "--help", cache=cache, python=python3, PYTHONDONTWRITEBYTECODE="1", PYTHONVERBOSE="1")
     assert second.returncode == 0, second.stderr

@@ -75,7 +75,7 @@ def test_manifest_is_what_krew_index_expects(built: Built) -> None:
     spec = manifest["spec"]
     assert spec["version"] == f"v{build_dist.package_version()}"
     assert spec["homepage"].startswith("https://") and spec["shortDescription"] and spec["description"]
-    assert "python3 (3.9 or newer)" in spec["caveats"] and "kubernetes-sigs/krew#812" in spec["caveats"]
+    assert "python3 (3.9 or newer)" in spec["caveats"]  # prerequisites only (test_krew_manifest_text.py)
     for platform in spec["platforms"]:
         selector = platform["selector"]
         keys = set(selector.get("matchLabels", {})) | {expr["key"] for expr in selector.get("matchExpressions", [])}
@@ -109,17 +109,18 @@ def test_plugin_runs_through_krews_link(installed: Krew) -> None:
     assert version.stdout == f"virt-expose {build_dist.package_version()}\n"
     usage = installed.run("virt-expose", "--help")
     assert usage.returncode == 0, usage.stderr
-    assert usage.stdout.startswith("usage: kubectl virt-expose TYPE NAME")
+    assert usage.stdout.startswith("usage: kubectl virt-expose [expose] TYPE NAME")
 
 
-def test_completion_link_the_caveats_describe_works(installed: Krew, built: Built) -> None:
-    caveats = yaml.safe_load(built.manifest.read_text())["spec"]["caveats"]
-    (command,) = [line.strip() for line in caveats.splitlines() if line.strip().startswith("ln -sf")]
+def test_completion_link_the_readme_describes_works(installed: Krew, built: Built) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (command,) = re.findall(r"`(ln -sf [^`]*kubectl_complete-virt_expose\")`", readme)
     subprocess.run(["sh", "-c", command], env=installed.env, check=True)
     result = installed.run("__complete", "virt-expose", "")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == ":4"
-    assert [line.split("\t")[0] for line in result.stdout.splitlines()[:-1]] == ["vm", "vmi", "vmirs"]
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()[:-1]] == [
+        "expose", "list", "delete", "vm", "vmi", "vmirs"]
     assert not re.search(r"(?i)error|traceback", result.stderr)
 
 

@@ -55,7 +55,7 @@ def test_kubectl_plugin_list_finds_it(fresh: FreshVenv) -> None:
 def test_kubectl_virt_expose_runs_the_plugin(fresh: FreshVenv) -> None:
     result = fresh.run("kubectl", "virt-expose", "--help")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: kubectl virt-expose TYPE NAME")
+    assert result.stdout.startswith("usage: kubectl virt-expose [expose] TYPE NAME")
     assert fresh.run("kubectl", "virt-expose", "--version").stdout == f"virt-expose {__version__}\n"
 
 
@@ -71,8 +71,9 @@ def test_oc_name_behaves_identically(fresh: FreshVenv, args: list[str]) -> None:
 
 def test_kubectl_completes_the_installed_plugin(fresh: FreshVenv) -> None:
     result = fresh.run("kubectl", "__complete", "virt-expose", "")
-    assert result.stdout.splitlines() == ["vm\tVirtualMachine", "vmi\tVirtualMachineInstance",
-                                          "vmirs\tVirtualMachineInstanceReplicaSet", ":4"]
+    assert result.stdout.splitlines() == [
+        "expose", "list", "delete", "vm\tVirtualMachine", "vmi\tVirtualMachineInstance",
+        "vmirs\tVirtualMachineInstanceReplicaSet", ":4"]
 
 
 @pytest.mark.sandbox

@@ -60,7 +60,7 @@ def test_flags_and_their_values(offline_kubeconfig: Path) -> None:
         assert result.returncode == 0 and result.stderr == ""
         return result.stdout.splitlines()
 
-    assert offered("") == ["vm", "vmi", "vmirs"]
+    assert offered("") == ["expose", "list", "delete", "vm", "vmi", "vmirs"]
     assert offered("vm", "x", "--ty") == ["--type"]
     assert offered("vm", "x", "--type", "") == ["ClusterIP", "NodePort", "LoadBalancer"]
     assert offered("vm", "x", "--protocol=U") == ["--protocol=UDP"]
@@ -199,7 +199,8 @@ def test_static_completion_imports_only_the_parser_and_the_kubeconfig(offline_ku
                                                                       tmp_path: Path) -> None:
     report = tmp_path / "modules"
     assert completed_with_imports(offline_kubeconfig, report, "vm", "x", "--ty") == (["--type"], set())
-    assert completed_with_imports(offline_kubeconfig, report, "") == (["vm", "vmi", "vmirs"], set())
+    assert completed_with_imports(offline_kubeconfig, report, "") == (
+        ["expose", "list", "delete", "vm", "vmi", "vmirs"], set())
     assert completed_with_imports(offline_kubeconfig, report, "--context", "") == (["alpha", "beta"], {"yaml"})
 
 

@@ -68,7 +68,7 @@ def test_two_runs_over_the_same_twenty_vms_at_once_both_succeed(sandbox: Running
     for result in results:
         assert result.code == 0, result
         assert result.stdout.splitlines()[-1] == "20 of 20 VirtualMachines exposed"
-    services = sandbox.get("services", "-l", "virt-expose.kubevirt.io/vm", namespace=namespace)["items"]
+    services = sandbox.get("services", namespace=namespace, selector="virt-expose.kubevirt.io/vm")["items"]
     assert sorted(s["metadata"]["name"] for s in services) == names
     for name in names:
         assert template_labels(sandbox, namespace, name) == {"kubevirt.io/domain": name}

@@ -35,9 +35,9 @@ def route_or_none(sandbox: RunningSandbox, namespace: str, name: str) -> dict[st
 
 def live_objects(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, dict[str, Any]]:
     """The VM, its VMI and its launcher pod, as the server has them now."""
-    return {"vm": sandbox.get("vm", vm, "--show-managed-fields", namespace=namespace),
-            "vmi": sandbox.get("vmi", vm, "--show-managed-fields", namespace=namespace),
-            "pod": sandbox.get("pod", launcher_pod(sandbox, namespace, vm)["metadata"]["name"], "--show-managed-fields",
+    return {"vm": sandbox.get("vm", vm, namespace=namespace),
+            "vmi": sandbox.get("vmi", vm, namespace=namespace),
+            "pod": sandbox.get("pod", launcher_pod(sandbox, namespace, vm)["metadata"]["name"],
                                namespace=namespace)}
 
 
@@ -57,7 +57,10 @@ def exposure_managers(objects: dict[str, dict[str, Any]]) -> set[str]:
 def state(sandbox: RunningSandbox, namespace: str) -> dict[str, Any]:
     """What `delete` may change in the namespace: its Services and Routes (by uid), the labels of its VMs'
     templates, VMIs and pods, and who owns them (not resourceVersions: controllers update statuses)."""
-    listing = sandbox.get("services,routes,vm,vmi,pods", "--show-managed-fields", namespace=namespace)["items"]
+    listing = [{**item, "kind": kind} for resource, kind in (("services", "Service"), ("routes", "Route"),
+                                                           ("vm", "VirtualMachine"),
+                                                           ("vmi", "VirtualMachineInstance"), ("pods", "Pod"))
+               for item in sandbox.get(resource, namespace=namespace)["items"]]
     found: dict[str, Any] = {}
     for item in listing:
         key = f"{item['kind']}/{item['metadata']['name']}"
@@ -164,7 +167,7 @@ def test_two_exposures_sharing_the_default_label_give_it_back_only_together(
                                           "  spec.template.metadata.labels: -kubevirt.io/domain=pair"]
     assert second.verbs() == ["GET virtualmachines", "LIST services", "LIST routes", "DELETE services",
                               "PATCH virtualmachines", "PATCH virtualmachines"]  # one apply per exposure
-    vm = sandbox.get("vm", "pair", "--show-managed-fields", namespace=namespace)
+    vm = sandbox.get("vm", "pair", namespace=namespace)
     assert "kubevirt.io/domain" not in (vm["spec"]["template"]["metadata"].get("labels") or {})
     assert exposure_managers({"vm": vm}) == set()
     assert service_or_none(sandbox, namespace, "pair") is None

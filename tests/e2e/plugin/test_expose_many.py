@@ -38,7 +38,7 @@ def test_fifty_vms_by_selector_one_refused_forty_nine_exposed_exit_1(
     assert f"error: virtualmachine.kubevirt.io/{REFUSED}: " in result.stderr
     assert "pod network" in result.stderr.split(f"virtualmachine.kubevirt.io/{REFUSED}: ")[1].splitlines()[0]
     assert result.stdout.splitlines()[-1] == f"{LAB_VMS - 1} of {LAB_VMS} VirtualMachines exposed; failed: {REFUSED}"
-    services = sandbox.get("services", "-l", "virt-expose.kubevirt.io/vm", namespace=namespace)["items"]
+    services = sandbox.get("services", namespace=namespace, selector="virt-expose.kubevirt.io/vm")["items"]
     assert sorted(s["metadata"]["name"] for s in services) == sorted(f"{n}-ssh" for n in names if n != REFUSED)
     assert template_labels(sandbox, namespace, "lab-03") == {"kubevirt.io/domain": "lab-03"}
     assert template_labels(sandbox, namespace, REFUSED) == {}
