@@ -99,7 +99,7 @@ def test_help_unpacks_only_the_plugin_and_later_runs_compile_nothing(built: Buil
     assert second.returncode == 0, second.stderr
     loaded = re.findall(rf"^# code object from '?({re.escape(str(cache))}\S*?)'?$", second.stderr, re.M)
     assert loaded and all(path.endswith(".pyc") for path in loaded), loaded  # none compiled from source
-    assert any("/oc_virt_expose/__pycache__/cli." in path for path in loaded)
+    assert any("/oc_virt_expose/cli/__pycache__/main." in path for path in loaded)
 
 
 def test_bundled_dependencies_unpack_on_first_import(built: Built, tmp_path: Path) -> None:

@@ -43,12 +43,12 @@ def test_401_says_the_credentials_were_rejected_and_to_log_in_again(sandbox: Run
 
 
 def test_403_at_the_first_write_names_verb_and_resource_and_changes_nothing(sandbox: RunningSandbox) -> None:
-    """`restricted` may only read in example-namespace: the template label (the first write) is refused."""
+    """`restricted` may only read in example-namespace: the Service (the first write) is refused."""
     vm_before = sandbox.get("vm", "example-vm", namespace=SEED_NAMESPACE)
     result = run_plugin(sandbox, "vm", "example-vm", *SEED_FLAGS, "--context", "restricted")
     line = one_error_line(result, warnings=[unread_policies_warning(SEED_NAMESPACE)])
     assert line.startswith("error: Error from server (Forbidden): ")
-    assert 'cannot patch resource "virtualmachines"' in line and "system:serviceaccount:" in line
+    assert 'cannot create resource "services"' in line and "system:serviceaccount:" in line
     assert "done before the failure" not in line  # nothing was done
     vm_after = sandbox.get("vm", "example-vm", namespace=SEED_NAMESPACE)
     assert vm_after["metadata"]["resourceVersion"] == vm_before["metadata"]["resourceVersion"]
@@ -199,5 +199,5 @@ def test_429_with_retry_after_is_retried_transparently(
     assert result.code == 0, result
     assert fault_proxy.rule(rule["id"])["hits"] == 1
     assert result.verbs().count("POST services") == 2
-    assert result.stdout.splitlines()[1] == "service/example-service created"
+    assert result.stdout.splitlines()[0] == "service/example-service created"
     assert "Warning" not in result.stderr and "error" not in result.stderr
