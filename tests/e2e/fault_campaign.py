@@ -218,8 +218,8 @@ class Campaign:
         rules = [self.proxy.add_rule("delay", seconds=0, count=position.skip, **match)] if position.skip else []
         rules.append(self.proxy.add_rule(**{**case.kind.rule, **match}))
         first = run_plugin(self.sandbox, *args)
-        if case.kind.rule["action"] == "delay":  # the held request goes on after the plugin gave up: let it end
-            self.proxy.answered(rules[-1]["id"], since)
+        if case.kind.rule["action"] == "delay" and self.proxy.rule(rules[-1]["id"])["hits"]:
+            self.proxy.answered(rules[-1]["id"], since)  # held after the plugin gave up, it goes on: let it end
         for rule in rules:
             self.proxy.remove_rule(rule["id"])
         run = CaseRun(case, rules[-1]["id"], first, self.log(caller, since))
