@@ -70,8 +70,8 @@ def add_expose_arguments(parser: argparse.ArgumentParser, *, with_type: bool = T
     """`expose`'s positionals and flags (`with_type=False`: NAMEs only, for completing `vm NAME`)."""
     if with_type:
         parser.add_argument("resource_type", metavar="TYPE", help="vm, vmi or vmirs (or TYPE/NAME)")
-    parser.add_argument("resource_names", metavar="NAME", nargs="*",
-                        help="the object(s) to expose; several get a Service each, named after them")
+    parser.add_argument("resource_names", metavar="NAME", nargs="*" if with_type else None,  # one: zsh completes it
+                        help="the objects to expose, each with a Service named after it")
     _add_port_flags(parser.add_argument_group("ports"))
     _add_service_flags(parser.add_argument_group("service"))
     _add_flow_flags(parser.add_argument_group("flow"))
