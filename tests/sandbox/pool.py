@@ -10,6 +10,8 @@ stopped cleanly (exit code 0) and left nothing behind (tests/sandbox/footprint.p
 from __future__ import annotations
 
 import signal
+import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,7 +63,7 @@ class SandboxPool:
     launched: set[SandboxKind] = field(default_factory=set)
     starting: dict[SandboxKind, StartingSandbox] = field(default_factory=dict)
     running: dict[SandboxKind, RunningSandbox] = field(default_factory=dict)
-    stopping: list[tuple[RunningSandbox, Footprint]] = field(default_factory=list)
+    stopping: list[threading.Thread] = field(default_factory=list)  # each waits for a sandbox to end
     started: list[Started] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -93,7 +95,8 @@ class SandboxPool:
 
     def stop(self, kind: SandboxKind) -> None:
         """Checks the sandbox of `kind` (see the module's documentation), then tells it to stop; the tests go on
-        while it stops, and `stop_all` checks how it ended."""
+        while a thread waits for it to end and checks, at once (its ports may be taken again later), that it
+        left nothing behind."""
         sandbox = self.running.pop(kind, None)
         if sandbox is None:
             return
@@ -101,8 +104,21 @@ class SandboxPool:
         self.check(sandbox, "its nodes did not stay healthy", assert_nodes_stayed_healthy, sandbox)
         self.check(sandbox, "it did not hold what a sandbox holds", footprint.assert_held)
         sandbox.process.send_signal(signal.SIGTERM)
-        self.stopping.append((sandbox, footprint))
+        stopping = threading.Thread(target=self.check_stopped, args=(sandbox, footprint), daemon=True)
+        stopping.start()
+        self.stopping.append(stopping)
         self.prepare_next()
+
+    def check_stopped(self, sandbox: RunningSandbox, footprint: Footprint) -> None:
+        try:
+            code = sandbox.stop()
+        except subprocess.TimeoutExpired:
+            sandbox.process.kill()
+            self.problems.append(f"sandbox {sandbox.kind.name}: did not stop within a minute (see {sandbox.log})")
+            return
+        if code != 0:
+            self.problems.append(f"sandbox {sandbox.kind.name}: exited {code} when stopped (see {sandbox.log})")
+        self.check(sandbox, "it left something behind", footprint.assert_released)
 
     def check(self, sandbox: RunningSandbox, what: str, assertion: Callable[..., None], *args: Any) -> None:
         try:
@@ -115,11 +131,8 @@ class SandboxPool:
             self.stop(kind)
         for starting in self.starting.values():  # prepared for tests that did not run (-x, Ctrl-C)
             starting.process.terminate()
-        for sandbox, footprint in self.stopping:
-            code = sandbox.stop()
-            if code != 0:
-                self.problems.append(f"sandbox {sandbox.kind.name}: exited {code} when stopped (see {sandbox.log})")
-            self.check(sandbox, "it left something behind", footprint.assert_released)
+        for stopping in self.stopping:
+            stopping.join()
         for starting in self.starting.values():
             starting.process.wait(60)
         self.starting.clear()

@@ -89,7 +89,7 @@ class RunningSandbox:
     process: subprocess.Popen[str]
     log: Path
     audit_log: Path  # the API server's (see tests/sandbox/audit.py)
-    start_seconds: float
+    start_seconds: float  # from its launch to its ready line
 
     @property
     def env(self) -> dict[str, str]:
@@ -174,6 +174,7 @@ class StartingSandbox:
                 [sys.executable, "-m", "tests.sandbox", "--kubeconfig", str(self.kubeconfig), *kind.flags()],
                 cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
         self.ready = threading.Event()
+        self.ready_at = 0.0
         self.lines: list[str] = []
         threading.Thread(target=self._read_ready_line, daemon=True).start()
 
@@ -183,6 +184,7 @@ class StartingSandbox:
             self.lines.append(line)
             if line.startswith(READY):
                 break
+        self.ready_at = time.monotonic()
         self.ready.set()  # also at the end of its output: it exited without being ready
 
     def failure(self) -> str:
@@ -204,7 +206,7 @@ class StartingSandbox:
         audit = re.search(r"^sandbox: audit log (\S+)$", self.log.read_text(), re.MULTILINE)
         assert audit, f"the sandbox did not say where its audit log is:\n{self.failure()}"
         return RunningSandbox(self.kind, self.kubeconfig, self.process, self.log, Path(audit.group(1)),
-                              time.monotonic() - self.started)
+                              self.ready_at - self.started)
 
 
 def start_sandbox(directory: Path, kind: SandboxKind = SandboxKind()) -> RunningSandbox:
