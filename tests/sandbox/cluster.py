@@ -3,7 +3,7 @@
 The start overlaps what does not depend on each other (timings.py prints each phase with `--timings`): etcd,
 kube-apiserver and virt-api (whose own start-up is the longest, see kubevirt.py) start at once; once the API
 server is ready, the controller manager and scheduler, KubeVirt's install, the nodes with kwok, the
-infrastructure and the users all start side by side. The seed comes last: it needs KubeVirt's webhooks.
+infrastructure and the users all start side by side; the seed follows KubeVirt (it needs KubeVirt's webhooks).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.sandbox.apiclient import create
+from tests.sandbox.apiclient import create, create_all
 from tests.sandbox.controlplane import ControlPlane, Stack, launch_api_server, start_controllers, wait_api_server
 from tests.sandbox.etcd_state import etcd_state
 from tests.sandbox.infrastructure import Infrastructure, start_infrastructure
@@ -35,6 +35,7 @@ REPO = HERE.parents[1]
 DEFAULT_NAMESPACE = "example-namespace"
 SEEDS = ("demo", "empty")
 USER_AGENT = "sandbox-start"
+SEED_FIELD_MANAGER = "sandbox-seed"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Sandbox:
         with timings.phase("kube-apiserver ready"):
             wait_api_server(plane)
         prepared = preparing.wait()
+        create(plane.admin_client(USER_AGENT), {"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": DEFAULT_NAMESPACE}})
         starting = Concurrent()
         starting.start("controllers", timings.timed(
             "kube-controller-manager and kube-scheduler", lambda: start_controllers(plane, self.supervisor)))
@@ -97,11 +100,9 @@ class Sandbox:
         starting.start("nodes", timings.timed("nodes and kwok", self._start_nodes))
         starting.start("infrastructure", timings.timed("infrastructure", lambda: start_infrastructure(
             options, self.supervisor, self.workdir, plane)))
-        starting.start("users", timings.timed("namespace and users", self._create_users))
+        starting.start("users", timings.timed("users", self._create_users))
         self.infrastructure = starting.wait()["infrastructure"]
-        with timings.phase("seed and kubeconfig"):
-            self._seed()
-            self._write_user_kubeconfig()
+        self._write_user_kubeconfig()
         # Tests count requests in it (tests/sandbox/audit.py); the line's form is read by tests/sandbox/running.py.
         print(f"sandbox: audit log {plane.audit_log}", file=sys.stderr)
         print(f"sandbox: started in {timings.since_start():.1f}s", file=sys.stderr)
@@ -115,6 +116,7 @@ class Sandbox:
                           lambda api: create_base(api, version), scratch)
 
     def _start_kubevirt(self, plan: KubeVirtInstall) -> None:
+        """KubeVirt, the simulated virt-handler, and the seed (it needs KubeVirt's webhooks)."""
         assert self.control_plane is not None
         self.kubevirt = install_kubevirt(plan, self.control_plane, self.supervisor, self.timings)
         self.supervisor.spawn("virt-handler", [
@@ -122,6 +124,10 @@ class Sandbox:
             "--kubeconfig", str(self.kubevirt.handler_kubeconfig),
             "--observer-kubeconfig", str(self.control_plane.admin_kubeconfig),
         ], env={**os.environ, "PYTHONPATH": str(REPO)}, restart=True)
+        if self.options.seed == "demo":
+            with self.timings.phase("seed"), open(HERE / "seed-demo.yaml") as seed:
+                create_all(self.control_plane.admin_client(USER_AGENT), list(yaml.safe_load_all(seed)),
+                           SEED_FIELD_MANAGER)
 
     def _start_nodes(self) -> None:
         assert self.control_plane is not None
@@ -131,12 +137,10 @@ class Sandbox:
         start_kwok(self.supervisor, self.workdir, plane.admin_kubeconfig, plane.pod_cidrs)
 
     def _create_users(self) -> None:
-        """The default namespace and the users of the kubeconfig's contexts (see users.py)."""
+        """The users of the kubeconfig's contexts (see users.py)."""
         assert self.control_plane is not None
         plane = self.control_plane
-        api = plane.admin_client(USER_AGENT)
-        create(api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DEFAULT_NAMESPACE}})
-        self._users = create_users(api, plane, self.workdir / "users", DEFAULT_NAMESPACE)
+        self._users = create_users(plane.admin_client(USER_AGENT), plane, self.workdir / "users", DEFAULT_NAMESPACE)
 
     def _write_user_kubeconfig(self) -> None:
         """The admin's context (current) and the other users', plus `faults`: the API server through the
@@ -148,14 +152,6 @@ class Sandbox:
             "faults": self.infrastructure.kubeconfig_cluster()}, users=list(self._users))
         kubeconfig.users.append(KubeconfigUser("faults", {"token": plane.admin_token}, cluster="faults"))
         kubeconfig.write(self.options.kubeconfig, current=ADMIN_CONTEXT)
-
-    def _seed(self) -> None:
-        if self.options.seed == "demo":
-            assert self.control_plane is not None
-            api = self.control_plane.admin_client(USER_AGENT)
-            with open(HERE / "seed-demo.yaml") as seed:
-                for document in yaml.safe_load_all(seed):
-                    create(api, document)
 
     def usage_lines(self) -> list[str]:
         """The CPU time each component used so far (a measure of the start that other load on the machine does

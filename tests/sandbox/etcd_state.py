@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kubernetes import client
@@ -27,7 +29,8 @@ from tests.sandbox.process import Supervisor
 
 HERE = Path(__file__).resolve().parent
 STATES = CACHE / "etcd-state"
-# Besides the programs and the objects, what makes the state: this module and the one that makes the objects.
+UNUSED_SECONDS = 24 * 3600
+# Besides the programs, what makes the state: this module, KubeVirt's objects and the control plane's flags.
 _SOURCES = (HERE / "etcd_state.py", HERE / "kubevirt_objects.py", HERE / "controlplane.py")
 
 Populate = Callable[[client.ApiClient], None]
@@ -43,17 +46,23 @@ def etcd_state(stack: Stack, name: str, content: str, populate: Populate, scratc
     for source in _SOURCES:
         digest.update(source.read_bytes())
     target = STATES / f"{stack}-{name}-{digest.hexdigest()[:16]}"
-    if target.exists():
-        return target
-    STATES.mkdir(parents=True, exist_ok=True)
-    with open(STATES / f".{stack}-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another sandbox may be making the same state
-        if not target.exists():
-            _make(target, stack, populate, scratch)
-            for stale in STATES.glob(f"{stack}-{name}-*"):
-                if stale != target:
-                    shutil.rmtree(stale, ignore_errors=True)
+    if not target.exists():
+        STATES.mkdir(parents=True, exist_ok=True)
+        with open(STATES / f".{stack}-{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another sandbox may be making the same state
+            if not target.exists():
+                _make(target, stack, populate, scratch)
+                _forget_unused(STATES.glob(f"{stack}-{name}-*"))
+    os.utime(target)  # in use (see _forget_unused)
     return target
+
+
+def _forget_unused(states: Iterable[Path]) -> None:
+    """Removes the states of other code (66 MB each, mostly etcd's preallocated log) not used for a day: checkouts
+    of different versions may share the cache at once."""
+    for state in states:
+        if time.time() - state.stat().st_mtime > UNUSED_SECONDS:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def _make(target: Path, stack: Stack, populate: Populate, scratch: Path) -> None:

@@ -120,7 +120,7 @@ def launch_kubevirt(control_plane: ControlPlane, supervisor: Supervisor, workdir
     kubeconfig = control_plane.write_kubeconfig(
         home / "kubeconfig" / f"{API_ACCOUNT}.kubeconfig", namespace=NAMESPACE,
         user=kubeconfig_user(token, datetime.timedelta(seconds=TOKEN_SECONDS), wait_seconds=int(INSTALL_TIMEOUT)))
-    virt_api = _start_virt_api(supervisor, version, api_port, kubeconfig, certs)
+    virt_api = _start_virt_api(supervisor, version, api_port, kubeconfig, certs, home / "tmp")
     return KubeVirtInstall(
         version=version, release=kubevirt_release(version), home=home, certs=certs, api_port=api_port,
         controller_port=controller_port, objects=sandbox_objects(version, api_port, certs.ca.cert_pem),
@@ -226,8 +226,9 @@ def _deploy_kubevirt_cr(api: client.ApiClient, release: str) -> None:
         {"status": operator_status(release, created["metadata"]["generation"])}, _preload_content=False)
 
 
-def _start_virt_api(supervisor: Supervisor, version: str, port: int, kubeconfig: Path,
-                    certs: _Certificates) -> Child:
+def _start_virt_api(supervisor: Supervisor, version: str, port: int, kubeconfig: Path, certs: _Certificates,
+                    scratch: Path) -> Child:
+    scratch.mkdir(parents=True, exist_ok=True)
     return supervisor.spawn("virt-api", [
         str(binary(f"virt-api-{version}")),
         f"--kubeconfig={kubeconfig}",
@@ -237,7 +238,7 @@ def _start_virt_api(supervisor: Supervisor, version: str, port: int, kubeconfig:
         f"--handler-key-file={certs.virt_api_to_handler[1]}",
         # As the operator's Deployment runs it (the console port is virt-handler's).
         "--console-server-port=8186", "--subresources-only",
-    ])
+    ], env={**os.environ, "TMPDIR": str(scratch)})  # its certificates folder, removed with the sandbox's
 
 
 def _start_virt_controller(supervisor: Supervisor, plan: KubeVirtInstall, kubeconfig: Path) -> Child:
