@@ -5,8 +5,8 @@ A test that takes the `sandbox` fixture runs against a sandbox of the kind its `
 `(kubevirt=None)`: see SandboxKind in tests/sandbox/running.py; no arguments: the default kind). The tests
 are ordered by kind, so that each kind starts once per run (the next one while the tests of the one before
 run) and stops after its last test; each test gets its own namespace. At the end, the run fails if a
-sandbox's nodes did not stay healthy or it did not stop cleanly (tests/sandbox/pool.py), and the summary
-lists the sandboxes the run started.
+sandbox's nodes did not stay healthy, or it did not stop cleanly and leave nothing behind (tests/sandbox/
+pool.py), and the summary gives the time per area and lists the sandboxes the run started.
 """
 
 from __future__ import annotations
