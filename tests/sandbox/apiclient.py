@@ -14,10 +14,11 @@ import urllib3
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
+from tests.sandbox.controlplane import ControlPlane
 from tests.sandbox.informer import api_client, key_of, raw
 from tests.sandbox.process import Child, timed_out
 
-__all__ = ["ApiException", "api_client", "apply", "call", "create", "create_all", "object_path",
+__all__ = ["ApiException", "admin_client", "api_client", "apply", "call", "create", "create_all", "object_path",
            "service_account_token", "wait_until"]
 
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the objects are sent as JSON
@@ -46,6 +47,12 @@ RESOURCES: dict[str, tuple[str, bool]] = {
 }
 # How often a watch gives way to check that the component it waits for still runs (events come at once).
 _HEARTBEAT = 1.0
+
+
+def admin_client(plane: ControlPlane, user_agent: str) -> client.ApiClient:
+    """The official client as the sandbox's admin, with its own user agent (tests/sandbox/audit.py tells the
+    sandbox's requests from the tests' by it)."""
+    return api_client(plane.admin_kubeconfig, user_agent)
 
 
 def collection_path(api_version: str, kind: str, namespace: str | None = None) -> str:

@@ -1,26 +1,23 @@
 """The sandbox's real Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager and
 kube-scheduler v1.37.2 (one `kube-sandbox` binary, one process each), configured like a production
-cluster (TLS everywhere, RBAC, service accounts, aggregation layer, audit log) on loopback ports."""
+cluster (TLS everywhere, RBAC, service accounts, aggregation layer, audit log) on loopback ports.
+
+Its certificates, flags and processes; controlplane_ready.py waits for them (this module does not import the
+official client, so that they start while it is imported: see launch.py)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import urllib3
-from kubernetes import client
-from kubernetes.client.rest import ApiException
-
-from tests.sandbox.apiclient import api_client, wait_until
 from tests.sandbox.build import binary
 from tests.sandbox.pki import CertificateAuthority, write_key_pair
-from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port, poll_until
+from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port
 
 Stack = Literal["ipv4", "ipv6", "dual"]
 
@@ -31,7 +28,6 @@ NODE_CIDR_MASK = {"ipv4": "24", "ipv6": "64"}
 FIRST_SERVICE_IP = {"ipv4": "10.96.0.1", "ipv6": "fd00:10:96::1"}
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "sandbox-admin"
-START_TIMEOUT = 90.0
 
 _APISERVER_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                     "kubernetes.default.svc.cluster.local")
@@ -66,11 +62,6 @@ class ControlPlane:
     _files: _ControlPlaneFiles | None = field(default=None, repr=False)
     _ports: _Ports | None = field(default=None, repr=False)
 
-    def admin_client(self, user_agent: str) -> client.ApiClient:
-        """The official Python client as the admin, with its own user agent (tests/sandbox/audit.py tells
-        the sandbox's requests from the tests' by it)."""
-        return api_client(self.admin_kubeconfig, user_agent)
-
     def write_kubeconfig(self, path: Path, *, token: str | None = None,
                          client_cert: tuple[Path, Path] | None = None, user: dict[str, Any] | None = None,
                          namespace: str | None = None, context: str = "sandbox") -> Path:
@@ -88,8 +79,8 @@ class ControlPlane:
 def launch_api_server(supervisor: Supervisor, workdir: Path, stack: Stack,
                       etcd_data: Path | None = None) -> ControlPlane:
     """Makes the control plane's certificates and starts etcd (on a copy of `etcd_data` if given: see
-    etcd_state.py) and kube-apiserver at once (the API server waits for its storage by itself);
-    `wait_api_server` waits until it is ready, `start_controllers` starts the rest of the control plane."""
+    etcd_state.py) and kube-apiserver at once (the API server waits for its storage by itself); see
+    controlplane_ready.py for the rest."""
     stack_families = families(stack)
     workdir = workdir.resolve()  # flags and kubeconfigs need absolute paths
     workdir.mkdir(parents=True, exist_ok=True)
@@ -112,21 +103,11 @@ def launch_api_server(supervisor: Supervisor, workdir: Path, stack: Stack,
     return plane
 
 
-def wait_api_server(plane: ControlPlane) -> None:
-    """Returns once the API server is ready (`/readyz`: its storage, bootstrap roles and priority classes, its
-    own controllers)."""
-    admin = plane.admin_client("sandbox-start")
-    poll_until("kube-apiserver's /readyz", lambda: _ready(admin), time.monotonic() + START_TIMEOUT, *plane.children)
-
-
-def start_controllers(plane: ControlPlane, supervisor: Supervisor) -> None:
-    """Starts kube-controller-manager and kube-scheduler and returns once both answer their health checks
-    and the `default` ServiceAccount exists (until kcm made it, the ServiceAccount admission plugin
-    rejects pods)."""
+def launch_controllers(plane: ControlPlane, supervisor: Supervisor) -> list[tuple[Child, HealthCheck]]:
+    """Starts kube-controller-manager and kube-scheduler; returns each with the check that it serves."""
     files, ports = plane._files, plane._ports
-    assert files is not None and ports is not None, "start the API server first"
+    assert files is not None and ports is not None, "launch the API server first"
     program = str(binary("kube-sandbox"))
-    deadline = time.monotonic() + START_TIMEOUT
     kubeconfigs = files.write_component_kubeconfigs(plane)
     kcm = supervisor.spawn("kube-controller-manager", [
         program, "kube-controller-manager",
@@ -134,23 +115,8 @@ def start_controllers(plane: ControlPlane, supervisor: Supervisor) -> None:
     scheduler = supervisor.spawn("kube-scheduler", [
         program, "kube-scheduler", *_scheduler_flags(files, ports, kubeconfigs["scheduler"])])
     plane.children += (kcm, scheduler)
-    core = client.CoreV1Api(plane.admin_client("sandbox-start"))
-    wait_until("the default ServiceAccount", lambda accounts: "default/default" in accounts, deadline,
-               core.list_namespaced_service_account, "default", field_selector="metadata.name=default", child=kcm)
-    ca_file = files.ca.cert_file
-    poll_until("kube-controller-manager's /healthz", HealthCheck(f"https://127.0.0.1:{ports.kcm}/healthz", ca_file),
-               deadline, kcm)
-    poll_until("kube-scheduler's /readyz", HealthCheck(f"https://127.0.0.1:{ports.scheduler}/readyz", ca_file),
-               deadline, scheduler)
-
-
-def _ready(admin: client.ApiClient) -> bool:
-    """The API server's /readyz answers 200 (500 lists what is not ready yet)."""
-    try:
-        admin.call_api("/readyz", "GET", auth_settings=["BearerToken"], _preload_content=False)
-    except (ApiException, urllib3.exceptions.HTTPError):
-        return False
-    return True
+    return [(kcm, HealthCheck(f"https://127.0.0.1:{ports.kcm}/healthz", files.ca.cert_file)),
+            (scheduler, HealthCheck(f"https://127.0.0.1:{ports.scheduler}/readyz", files.ca.cert_file))]
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from kubernetes import client
-
 from tests.sandbox.build import CACHE, binary
-from tests.sandbox.controlplane import Stack, launch_api_server, wait_api_server
+from tests.sandbox.controlplane import ControlPlane, Stack, launch_api_server
 from tests.sandbox.process import Supervisor
 
 HERE = Path(__file__).resolve().parent
@@ -33,28 +31,34 @@ UNUSED_SECONDS = 24 * 3600
 # Besides the programs, what makes the state: this module, KubeVirt's objects and the control plane's flags.
 _SOURCES = (HERE / "etcd_state.py", HERE / "kubevirt_objects.py", HERE / "controlplane.py")
 
-Populate = Callable[[client.ApiClient], None]
+Populate = Callable[[ControlPlane], None]  # waits for the API server it is given, and creates what goes in
 
 
-def etcd_state(stack: Stack, name: str, content: str, populate: Populate, scratch: Path) -> Path:
-    """The cached etcd data directory of a cluster of `stack` in which `populate(admin client)` created what
-    `name` says; `content` names what makes it (the path of a built program, say), and keys the cache with the
-    control plane's build and the code. Made on first use in `scratch` (a folder the sandbox removes whatever
-    happens), which takes one more API server start."""
+def cached_state(stack: Stack, name: str, content: str) -> Path:
+    """Where the etcd data directory of a cluster of `stack` holding what `name` says is kept; `content` names
+    what makes it (the path of a built program, say), and keys the cache with the control plane's build and the
+    code. `make_state` makes it if it does not exist."""
     digest = hashlib.sha256(content.encode())
     digest.update(str(binary("kube-sandbox")).encode())
     for source in _SOURCES:
         digest.update(source.read_bytes())
-    target = STATES / f"{stack}-{name}-{digest.hexdigest()[:16]}"
-    if not target.exists():
-        STATES.mkdir(parents=True, exist_ok=True)
-        with open(STATES / f".{stack}-{name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another sandbox may be making the same state
-            if not target.exists():
-                _make(target, stack, populate, scratch)
-                _forget_unused(STATES.glob(f"{stack}-{name}-*"))
-    os.utime(target)  # in use (see _forget_unused)
-    return target
+    state = STATES / f"{stack}-{name}-{digest.hexdigest()[:16]}"
+    if state.exists():
+        os.utime(state)  # in use (see _forget_unused)
+    return state
+
+
+def make_state(state: Path, stack: Stack, populate: Populate, scratch: Path) -> None:
+    """Makes `state` unless it exists (another sandbox may have made it meanwhile): starts etcd and an API
+    server in `scratch` (a folder the sandbox removes whatever happens), calls `populate` with it, stops them
+    and keeps etcd's data."""
+    STATES.mkdir(parents=True, exist_ok=True)
+    kind = state.name.rsplit("-", 1)[0]  # without the digest
+    with open(STATES / f".{kind}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another sandbox may be making the same state
+        if not state.exists():
+            _make(state, stack, populate, scratch)
+            _forget_unused(STATES.glob(f"{kind}-*"))
 
 
 def _forget_unused(states: Iterable[Path]) -> None:
@@ -66,15 +70,14 @@ def _forget_unused(states: Iterable[Path]) -> None:
 
 
 def _make(target: Path, stack: Stack, populate: Populate, scratch: Path) -> None:
-    print(f"sandbox: making the etcd state {target.name} (first run only)", file=sys.stderr, flush=True)
+    print(f"sandbox: making the etcd state {target.name} (once for each kind)", file=sys.stderr, flush=True)
     supervisor = Supervisor(scratch)
     try:
-        plane = launch_api_server(supervisor, scratch, stack)
-        wait_api_server(plane)
-        populate(plane.admin_client("sandbox-etcd-state"))
+        populate(launch_api_server(supervisor, scratch, stack))
     finally:
         supervisor.stop_all()  # the API server, then etcd: it closes its files cleanly
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(scratch / "etcd", partial)
     partial.rename(target)
+    shutil.rmtree(scratch)

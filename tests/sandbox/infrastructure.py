@@ -28,13 +28,13 @@ import yaml
 from kubernetes import client
 
 from tests.sandbox import loadbalancer, router
-from tests.sandbox.apiclient import ApiException, apply, create, service_account_token
+from tests.sandbox.apiclient import ApiException, admin_client, apply, create, service_account_token
 from tests.sandbox.build import route_crd
 from tests.sandbox.controlplane import ControlPlane
 from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port, poll_until
 
 if TYPE_CHECKING:
-    from tests.sandbox.cluster import SandboxOptions
+    from tests.sandbox.launch import SandboxOptions
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "sandbox-infra"
@@ -87,7 +87,7 @@ def start_infrastructure(options: SandboxOptions, supervisor: Supervisor, workdi
     each serves: the proxy answers, the controllers listed what they watch and Routes get their hosts."""
     home = (workdir / "infrastructure").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    admin = control_plane.admin_client(_FIELD_MANAGER)
+    admin = admin_client(control_plane, _FIELD_MANAGER)
     deadline = time.monotonic() + START_TIMEOUT
     proxy_port = free_port()
     infrastructure = Infrastructure(f"https://127.0.0.1:{proxy_port}", control_plane.ca.cert_file,
