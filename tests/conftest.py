@@ -77,14 +77,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    """Time per area (folder of tests: setup, call and teardown; a wait for a sandbox counts in the area of the
-    test that waited), then the sandboxes the run started."""
+    """Time per area (tests/unit, tests/packaging, tests/e2e/plugin, tests/e2e/sandbox: setup, call and teardown
+    of its tests; a wait for a sandbox counts in the area of the test that waited), then the run's sandboxes."""
     seconds: dict[str, float] = defaultdict(float)
     tests: dict[str, set[str]] = defaultdict(set)
     for reports in terminalreporter.stats.values():
         for report in reports:
             if isinstance(report, pytest.TestReport):
-                area = report.nodeid.split("::")[0].rpartition("/")[0]
+                folders = report.nodeid.split("::")[0].split("/")[:-1]
+                area = "/".join(folders[:3] if folders[1:2] == ["e2e"] else folders[:2])
                 seconds[area] += report.duration
                 tests[area].add(report.nodeid)
     if len(seconds) > 1:
