@@ -114,11 +114,9 @@ def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool) -> RunningSa
 
 
 @pytest.fixture
-def namespace(sandbox: RunningSandbox) -> Iterator[str]:
-    """A fresh namespace for one test, deleted (without waiting) afterwards."""
-    name = sandbox.create_namespace()
-    yield name
-    sandbox.delete_namespace(name)
+def namespace(sandbox: RunningSandbox) -> str:
+    """A fresh namespace for one test, left to go with its sandbox (see RunningSandbox.create_namespace)."""
+    return sandbox.create_namespace()
 
 
 @pytest.fixture

@@ -39,11 +39,9 @@ def seed_namespace(sandbox: RunningSandbox) -> Iterator[str]:
 
 
 @pytest.fixture
-def other_namespace(sandbox: RunningSandbox) -> Iterator[str]:
+def other_namespace(sandbox: RunningSandbox) -> str:
     """A second fresh namespace, beside `namespace`."""
-    name = sandbox.create_namespace()
-    yield name
-    sandbox.delete_namespace(name)
+    return sandbox.create_namespace()
 
 
 @pytest.fixture

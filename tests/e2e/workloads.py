@@ -25,14 +25,29 @@ def create_vm(sandbox: RunningSandbox, namespace: str, manifest: dict[str, Any],
     if not wait:
         return
     spec = manifest["spec"]
-    if spec.get("running", spec.get("runStrategy", "Halted") != "Halted"):
-        wait_vm_ready(sandbox, namespace, name)
-    else:
-        sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready=false", "--timeout=60s", namespace=namespace)
+    running = spec.get("running", spec.get("runStrategy", "Halted") != "Halted")
+    wait_vm_ready(sandbox, namespace, name, "True" if running else "False")
 
 
-def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str) -> None:
-    sandbox.kubectl("wait", f"vm/{name}", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
+def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str, status: str = "True", timeout: int = 90) -> None:
+    """`kubectl wait vm/NAME --for=condition=Ready[=false]`, by a list and a watch through the official client."""
+    api = client.CustomObjectsApi(sandbox.api_client)
+    where = ("kubevirt.io", "v1", namespace, "virtualmachines")
+    only = f"metadata.name={name}"
+
+    def ready(vm: dict[str, Any]) -> bool:
+        conditions = vm.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == status for c in conditions)
+
+    listed = api.list_namespaced_custom_object(*where, field_selector=only)
+    if any(ready(vm) for vm in listed["items"]):
+        return
+    for event in watch.Watch().stream(api.list_namespaced_custom_object, *where, field_selector=only,
+                                      resource_version=listed["metadata"]["resourceVersion"],
+                                      timeout_seconds=timeout):
+        if ready(event["object"]):
+            return
+    raise AssertionError(f"the VM {namespace}/{name} was not Ready={status} within {timeout}s")
 
 
 def wait_for_new_vmi(sandbox: RunningSandbox, namespace: str, name: str, old_uid: str, timeout: int = 120) -> None:

@@ -51,7 +51,8 @@ def node_manifest(index: int, pod_cidrs: list[str], kubevirt: bool = True) -> di
     """A Node as kwok plays it; with `kubevirt`, the labels and devices KubeVirt's node agent would add."""
     name = node_name(index)
     family = ipaddress.ip_network(pod_cidrs[0]).version
-    capacity = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "110",
+    # pods: OpenShift's default maxPods (a run's tests leave their namespaces, and pods, in place)
+    capacity = {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "500Gi", "pods": "250",
                 **(KUBEVIRT_DEVICES if kubevirt else {})}
     kubevirt_labels = KUBEVIRT_NODE_LABELS if kubevirt else {}
     cidrs = node_pod_cidrs(pod_cidrs, index)
