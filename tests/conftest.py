@@ -13,26 +13,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 pytest.register_assert_rewrite("tests.e2e", "tests.sandbox.footprint", "tests.sandbox.pool")
 
+from tests.markers import kind_of, worker_of  # noqa: E402
 from tests.sandbox.audit import RequestCounter  # noqa: E402
 from tests.sandbox.pool import SandboxPool  # noqa: E402
 from tests.sandbox.running import RunningSandbox, SandboxKind  # noqa: E402
 
+pytest_plugins = ["tests.parallel"]
+
 PLAN = pytest.StashKey[list[SandboxKind]]()
 LAST_TEST = pytest.StashKey[dict[SandboxKind, str]]()
 POOL = pytest.StashKey[SandboxPool]()
-
-
-def kind_of(item: pytest.Item) -> SandboxKind | None:
-    """The kind of sandbox the test runs against; None if it takes no `sandbox` fixture."""
-    if "sandbox" not in getattr(item, "fixturenames", ()):
-        return None
-    marker = item.get_closest_marker("sandbox")
-    return SandboxKind(**marker.kwargs) if marker else SandboxKind()
+REPORTED = pytest.StashKey[dict[str, list[str]]]()  # the workers' sandbox lines and problems (controller)
 
 
 @pytest.hookimpl(trylast=True)  # after deselection (-k, -m) and the reordering of other plugins (--ff)
@@ -54,25 +51,54 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def sandboxes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
-    """The run's sandboxes; the first kind starts while the tests that need no sandbox run."""
-    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), request.config.stash.get(PLAN, []))
+    """The run's sandboxes; the first kind starts while the tests that need no sandbox run. In an xdist worker,
+    only the default kind starts ahead (the worker does not know which other kinds it will be given)."""
+    plan = request.config.stash.get(PLAN, [])
+    worker = worker_of(request.config)
+    if worker:
+        plan = [kind for kind in plan if kind == SandboxKind()]
+    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), plan)
     request.config.stash[POOL] = pool
     pool.prepare_next()
     yield pool
     pool.stop_all()
+    if worker:  # for the controller's summary (pytest_testnodedown)
+        request.config.workeroutput.update(sandboxes=[f"{worker} {line}" for line in pool.report()],
+                                           sandbox_problems=list(pool.problems))
 
 
 @pytest.hookimpl(trylast=True)  # after the test's own fixtures (its namespace) are torn down
-def pytest_runtest_teardown(item: pytest.Item) -> None:
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stops a sandbox after its kind's last test. In an xdist worker a kind other than the default is one group
+    (tests/parallel.py), so its last test is the one the worker's next test is not of that kind; the default
+    kind stops when the worker ends."""
     kind = kind_of(item)
     pool = item.config.stash.get(POOL, None)
-    if kind is not None and pool is not None and item.config.stash[LAST_TEST].get(kind) == item.nodeid:
+    if kind is None or pool is None:
+        return
+    if worker_of(item.config):
+        last = kind != SandboxKind() and (nextitem is None or kind_of(nextitem) != kind)
+    else:
+        last = item.config.stash[LAST_TEST].get(kind) == item.nodeid
+    if last:
         pool.stop(kind)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node: Any) -> None:
+    """(xdist controller) A worker ended: keep its sandboxes' lines and problems."""
+    reported = node.config.stash.setdefault(REPORTED, {"sandboxes": [], "sandbox_problems": []})
+    for key, lines in reported.items():
+        lines.extend(getattr(node, "workeroutput", {}).get(key, []))
+
+
+def sandbox_problems(config: pytest.Config) -> list[str]:
+    pool = config.stash.get(POOL, None)
+    return (pool.problems if pool else []) + config.stash.get(REPORTED, {}).get("sandbox_problems", [])
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    pool = session.config.stash.get(POOL, None)
-    if pool is not None and pool.problems and session.exitstatus == pytest.ExitCode.OK:
+    if sandbox_problems(session.config) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -93,13 +119,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         for area in sorted(seconds, key=seconds.__getitem__, reverse=True):
             terminalreporter.line(f"{area}: {seconds[area]:.1f}s, {len(tests[area])} tests")
     pool = config.stash.get(POOL, None)
-    if pool is None or not pool.started:
+    lines = (pool.report() if pool else []) + config.stash.get(REPORTED, {}).get("sandboxes", [])
+    if not lines:
         return
     terminalreporter.section("sandboxes")
-    for started in pool.started:
-        terminalreporter.line(f"{started.kind.name}: ready in {started.start_seconds:.1f}s, waited for "
-                              f"{started.waited_seconds:.1f}s, {started.tests} tests")
-    for problem in pool.problems:
+    for line in lines:
+        terminalreporter.line(line)
+    for problem in sandbox_problems(config):
         terminalreporter.line(f"FAILED {problem}", red=True)
 
 

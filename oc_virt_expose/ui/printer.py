@@ -73,6 +73,7 @@ class Printer:
         self.clock = clock
         self._documents = 0
         self._lock = threading.Lock()  # the spinner thread and the run share stderr
+        self._documents_lock = threading.Lock()
         self._spinning = False
 
     @property
@@ -99,10 +100,12 @@ class Printer:
         output = self.output or (OutputFormat.YAML if always else None)
         if output is None:
             return
-        if output is OutputFormat.YAML and self._documents:
-            self._write(self.out, "---\n")
-        self._documents += 1
-        self._write(self.out, format_object(obj, output))
+        text = format_object(obj, output)
+        with self._documents_lock:  # a batch prints from several threads: one separator between two documents
+            if output is OutputFormat.YAML and self._documents:
+                text = "---\n" + text
+            self._documents += 1
+            self._write(self.out, text)
 
     def summary(self, service: Mapping[str, Any], reach: Reach | None = None) -> None:
         """How to reach the Service and the way in (see `ui.summary`); left out with `-o`."""

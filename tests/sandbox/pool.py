@@ -109,6 +109,11 @@ class SandboxPool:
         self.stopping.append(stopping)
         self.prepare_next()
 
+    def report(self) -> list[str]:
+        """A line per sandbox started: its kind, how long it took to be ready, how long tests waited for it."""
+        return [f"{started.kind.name}: ready in {started.start_seconds:.1f}s, waited for {started.waited_seconds:.1f}s,"
+                f" {started.tests} tests" for started in self.started]
+
     def check_stopped(self, sandbox: RunningSandbox, footprint: Footprint) -> None:
         try:
             code = sandbox.stop()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
+import yaml
 
 from oc_virt_expose.model.settings import DryRun, OutputFormat
 from oc_virt_expose.ui.printer import Printer, format_change, format_object, format_progress, reach_lines
@@ -147,3 +150,25 @@ def test_a_warning_during_progress_replaces_the_spinner_line() -> None:
     with p.progress("waiting"):
         p.warning("selector also matches pod other-vm")
     assert "\r\x1b[KWarning: selector also matches pod other-vm\n" in err.getvalue()
+
+
+class SlowStream(io.StringIO):
+    """stdout that gives the other threads a turn at each write, as a pipe to a slow reader does."""
+
+    def write(self, text: str) -> int:
+        time.sleep(0.001)
+        return super().write(text)
+
+
+def test_documents_printed_from_several_threads_stay_apart() -> None:
+    """A batch prints each VM's Service from its own thread: every document is whole, one `---` between two."""
+    out = SlowStream()
+    printer = Printer(out, io.StringIO(), output=OutputFormat.YAML)
+    services = [{"kind": "Service", "metadata": {"name": f"vm-{number}"}} for number in range(8)]
+    threads = [threading.Thread(target=printer.object, args=(service,)) for service in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    documents = list(yaml.safe_load_all(out.getvalue()))
+    assert sorted(document["metadata"]["name"] for document in documents) == [f"vm-{n}" for n in range(8)]
