@@ -67,7 +67,7 @@ MODULES = {
         " -X kubevirt.io/client-go/version.buildDate=2025-11-22T23:34:02Z",
     ),
     # For sandboxes started with --kubevirt-version 1.6 only: `binary()` builds it on first use; `--for test`
-    # builds it too, since the suite starts one (tests/e2e/test_sandbox_part2_kubevirt_versions.py).
+    # builds it too, since the suite starts one (tests/e2e/sandbox/test_kubevirt_versions.py).
     "kubevirt-1.6": GoModule(
         HERE / "kubevirt" / "v1.6",
         {

@@ -1,6 +1,6 @@
 """`delete`'s plan: which Services and Routes go, which are left and named, and which labels each exposure
 gives back (from `managedFields`, as the API server records server-side applies). Pure; the e2e suite
-(tests/e2e/test_delete.py) checks the same against the real API server."""
+(tests/e2e/plugin/test_delete.py) checks the same against the real API server."""
 
 from __future__ import annotations
 

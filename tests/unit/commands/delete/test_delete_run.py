@@ -1,6 +1,6 @@
 """`delete`'s run against an in-memory API: which requests, in which order, what is printed, the dry-run
 modes and `-o name`. What the server does with the applies (which labels go) is the e2e suite's part
-(tests/e2e/test_delete.py), against the real API server."""
+(tests/e2e/plugin/test_delete.py), against the real API server."""
 
 from __future__ import annotations
 
