@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from tests.e2e.workloads import launcher_pod, vm_subresource, wait_for_sole_endpoint, wait_vm_ready
+from tests.e2e.workloads import (
+    launcher_pod,
+    vm_subresource,
+    wait_for_new_vmi,
+    wait_for_sole_endpoint,
+    wait_vm_ready,
+)
 from tests.sandbox.manifests import vm_manifest
 from tests.sandbox.running import RunningSandbox
 
@@ -85,9 +91,11 @@ def test_service_endpoint_follows_the_vm_across_a_restart(sandbox: RunningSandbo
     first = launcher_pod(sandbox, namespace, "web")
     wait_for_sole_endpoint(sandbox, namespace, "web", first["metadata"]["name"])
 
+    first_vmi = sandbox.get("vmi", "web", namespace=namespace)["metadata"]["uid"]
     vm_subresource(sandbox, namespace, "web", "restart")
     sandbox.kubectl("wait", "pod", first["metadata"]["name"], "--for=delete", "--timeout=60s", namespace=namespace)
-    wait_vm_ready(sandbox, namespace, "web")
+    wait_for_new_vmi(sandbox, namespace, "web", first_vmi)  # the VM's Ready condition may still be the old VMI's
+    sandbox.kubectl("wait", "vmi/web", "--for=condition=Ready", "--timeout=90s", namespace=namespace)
     second = launcher_pod(sandbox, namespace, "web")
     assert second["metadata"]["uid"] != first["metadata"]["uid"]
     wait_for_sole_endpoint(sandbox, namespace, "web", second["metadata"]["name"])
