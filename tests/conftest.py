@@ -11,6 +11,7 @@ pool.py), and the summary gives the time per area and lists the sandboxes the ru
 
 from __future__ import annotations
 
+import signal
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,14 @@ PLAN = pytest.StashKey[list[SandboxKind]]()
 LAST_TEST = pytest.StashKey[dict[SandboxKind, str]]()
 POOL = pytest.StashKey[SandboxPool]()
 REPORTED = pytest.StashKey[dict[str, list[str]]]()  # the workers' sandbox lines and problems (controller)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests send SIGINT to the plugin as a terminal sends Ctrl-C to its foreground job. A run started where
+    SIGINT is ignored (a background job of a shell without job control) would pass that on to every process
+    it starts, the plugin's too: it gets Python's handler back here, which a child's exec resets to the default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(trylast=True)  # after deselection (-k, -m) and the reordering of other plugins (--ff)
