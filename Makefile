@@ -13,8 +13,8 @@ $(INSTALLED): setup.cfg pyproject.toml tests/constraints.txt
 	touch $@
 
 # The sandbox's Go programs, built once into .cache/sandbox, one numbered step each (tests/sandbox/build.py):
-# all of them for the suite, those of one default sandbox for the demo (about 2.5 minutes fewer). With an
-# empty Go cache, on 2 cores: ~15 minutes for all on a quiet machine, ~22 under load.
+# all of them for the suite, those of one default sandbox for the demo. With empty Go caches, on a quiet
+# 2-core machine: 15 minutes for the demo's, 3.5 more for the rest (README.md, "Start here").
 sandbox-build: $(INSTALLED)
 	$(BIN)/python -m tests.sandbox.build --for test
 
