@@ -28,7 +28,6 @@ from tests.sandbox.running import RunningSandbox, SandboxKind  # noqa: E402
 pytest_plugins = ["tests.parallel"]
 
 PLAN = pytest.StashKey[list[SandboxKind]]()
-LAST_TEST = pytest.StashKey[dict[SandboxKind, str]]()
 POOL = pytest.StashKey[SandboxPool]()
 REPORTED = pytest.StashKey[dict[str, list[str]]]()  # the workers' sandbox lines and problems (controller)
 
@@ -55,7 +54,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
              for item, kind in zip(items, kinds)}
     items.sort(key=lambda item: order[item.nodeid])
     config.stash[PLAN] = plan
-    config.stash[LAST_TEST] = {kind: item.nodeid for item in items if (kind := kind_of(item)) is not None}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -78,18 +76,15 @@ def sandboxes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 @pytest.hookimpl(trylast=True)  # after the test's own fixtures (its namespace) are torn down
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """Stops a sandbox after its kind's last test. In an xdist worker a kind other than the default is one group
-    (tests/parallel.py), so its last test is the one the worker's next test is not of that kind; the default
-    kind stops when the worker ends."""
+    """Stops a sandbox after its kind's last test: the tests of a kind run one after the other (ordered above, and
+    in an xdist worker a kind other than the default is one group: tests/parallel.py), except the default kind's
+    in a worker, spread over its run, which stop when the worker ends."""
     kind = kind_of(item)
     pool = item.config.stash.get(POOL, None)
     if kind is None or pool is None:
         return
-    if worker_of(item.config):
-        last = kind != SandboxKind() and (nextitem is None or kind_of(nextitem) != kind)
-    else:
-        last = item.config.stash[LAST_TEST].get(kind) == item.nodeid
-    if last:
+    spread = worker_of(item.config) is not None and kind == SandboxKind()
+    if nextitem is None or (kind_of(nextitem) != kind and not spread):
         pool.stop(kind)
 
 

@@ -72,8 +72,8 @@ class Printer:
         self.show_progress = (output is None and _is_tty(err)) if progress is None else progress
         self.clock = clock
         self._documents = 0
-        self._lock = threading.Lock()  # the spinner thread and the run share stderr
-        self._documents_lock = threading.Lock()
+        # The spinner thread and the run share stderr; a batch's threads print their documents to stdout.
+        self._lock = threading.RLock()
         self._spinning = False
 
     @property
@@ -101,7 +101,7 @@ class Printer:
         if output is None:
             return
         text = format_object(obj, output)
-        with self._documents_lock:  # a batch prints from several threads: one separator between two documents
+        with self._lock:  # one separator between two documents, whichever thread prints them
             if output is OutputFormat.YAML and self._documents:
                 text = "---\n" + text
             self._documents += 1

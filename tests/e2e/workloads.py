@@ -12,6 +12,7 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.dynamic.exceptions import NotFoundError
 
+from tests.sandbox.apiclient import Objects, wait_until
 from tests.sandbox.running import RunningSandbox
 
 Endpoints = dict[str, bool]  # the pod an endpoint targets -> whether it is ready
@@ -31,35 +32,26 @@ def create_vm(sandbox: RunningSandbox, namespace: str, manifest: dict[str, Any],
 
 def wait_vm_ready(sandbox: RunningSandbox, namespace: str, name: str, status: str = "True", timeout: int = 90) -> None:
     """`kubectl wait vm/NAME --for=condition=Ready[=false]`, by a list and a watch through the official client."""
-    api = client.CustomObjectsApi(sandbox.api_client)
-    where = ("kubevirt.io", "v1", namespace, "virtualmachines")
-    only = f"metadata.name={name}"
 
-    def ready(vm: dict[str, Any]) -> bool:
-        conditions = vm.get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == status for c in conditions)
+    def ready(vms: Objects) -> bool:
+        vm = vms.get(f"{namespace}/{name}", {})
+        return any(c["type"] == "Ready" and c["status"] == status for c in vm.get("status", {}).get("conditions", []))
 
-    listed = api.list_namespaced_custom_object(*where, field_selector=only)
-    if any(ready(vm) for vm in listed["items"]):
-        return
-    for event in watch.Watch().stream(api.list_namespaced_custom_object, *where, field_selector=only,
-                                      resource_version=listed["metadata"]["resourceVersion"],
-                                      timeout_seconds=timeout):
-        if ready(event["object"]):
-            return
-    raise AssertionError(f"the VM {namespace}/{name} was not Ready={status} within {timeout}s")
+    wait_until(f"VM {namespace}/{name} Ready={status}", ready, time.monotonic() + timeout,
+               client.CustomObjectsApi(sandbox.api_client).list_namespaced_custom_object, "kubevirt.io", "v1",
+               namespace, "virtualmachines", field_selector=f"metadata.name={name}")
 
 
 def wait_for_new_vmi(sandbox: RunningSandbox, namespace: str, name: str, old_uid: str, timeout: int = 120) -> None:
     """Watches the VMIs of that name until one other than `old_uid` (a restart's), not being deleted, is there."""
-    api = client.CustomObjectsApi(sandbox.api_client)
-    for event in watch.Watch().stream(api.list_namespaced_custom_object, "kubevirt.io", "v1", namespace,
-                                      "virtualmachineinstances", field_selector=f"metadata.name={name}",
-                                      timeout_seconds=timeout):
-        meta = event["object"]["metadata"]
-        if event["type"] != "DELETED" and meta["uid"] != old_uid and "deletionTimestamp" not in meta:
-            return
-    raise AssertionError(f"the VMI {namespace}/{name} was not replaced within {timeout}s")
+
+    def replaced(vmis: Objects) -> bool:
+        meta = vmis.get(f"{namespace}/{name}", {}).get("metadata", {})
+        return meta.get("uid", old_uid) != old_uid and "deletionTimestamp" not in meta
+
+    wait_until(f"a new VMI {namespace}/{name}", replaced, time.monotonic() + timeout,
+               client.CustomObjectsApi(sandbox.api_client).list_namespaced_custom_object, "kubevirt.io", "v1",
+               namespace, "virtualmachineinstances", field_selector=f"metadata.name={name}")
 
 
 def launcher_pod(sandbox: RunningSandbox, namespace: str, vm: str) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from tests.sandbox.controlplane import ControlPlane
 from tests.sandbox.informer import api_client, key_of, raw
 from tests.sandbox.process import Child, timed_out
 
-__all__ = ["ApiException", "admin_client", "api_client", "apply", "call", "create", "create_all", "object_path",
-           "service_account_token", "wait_until"]
+__all__ = ["ApiException", "Objects", "admin_client", "api_client", "apply", "call", "create", "create_all",
+           "object_path", "service_account_token", "wait_until"]
 
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the objects are sent as JSON
-# Kind -> (resource, namespaced), for every kind the sandbox creates.
+# Kind -> (resource, namespaced), for every kind the sandbox and the tests create.
 RESOURCES: dict[str, tuple[str, bool]] = {
     "Namespace": ("namespaces", False),
     "Node": ("nodes", False),
@@ -43,6 +43,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "KubeVirt": ("kubevirts", True),
     "VirtualMachine": ("virtualmachines", True),
     "VirtualMachineInstanceReplicaSet": ("virtualmachineinstancereplicasets", True),
+    "VirtualMachineInstanceMigration": ("virtualmachineinstancemigrations", True),
     "Route": ("routes", True),
 }
 # How often a watch gives way to check that the component it waits for still runs (events come at once).
