@@ -1,8 +1,9 @@
 """The sandboxes of a test run and the fixtures on them.
 
-A test that takes the `sandbox` fixture runs against a sandbox of the kind its `sandbox` marker asks for
+A test that takes the `sandbox` fixture runs against a sandbox with the traits its `sandbox` marker asks for
 (`@pytest.mark.sandbox(stack="dual")`, `(kubevirt="1.6")`, `(load_balancer=False)`, `(route_api=False)`,
-`(kubevirt=None)`: see SandboxKind in tests/sandbox/running.py; no arguments: the default kind). The tests
+`(kubevirt=None)`: see SandboxKind in tests/sandbox/running.py; no arguments: the default kind): the first
+of the run's kinds that has them (SUITE_KINDS in tests/markers.py, which says why each is needed). The tests
 are ordered by kind, so that each kind starts once per run (the next one while the tests of the one before
 run) and stops after its last test; each test gets its own namespace. At the end, the run fails if a
 sandbox's nodes did not stay healthy, or it did not stop cleanly and leave nothing behind (tests/sandbox/
@@ -44,15 +45,24 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests with no sandbox first, then the default kind's, then each other kind's in the order of their
     first test, then those that start sandboxes of their own (marked `sandbox`, without the fixture), so that
-    their starts do not compete with the pool's. A stable sort: within a group, the order of collection."""
+    their starts do not compete with the pool's. A test with no sandbox in a module of sandbox tests goes with
+    the module's first kind, so that the module's fixtures (a pip install) are made once. A stable sort:
+    within a group, the order of collection (pytest's, which keeps a module fixture's parameters together)."""
     kinds = [kind_of(item) for item in items]
     plan = sorted({kind for kind in kinds if kind is not None},
                   key=lambda kind: (kind != SandboxKind(), kinds.index(kind)))
     position = {kind: number for number, kind in enumerate(plan, start=1)}
     own = len(plan) + 1
-    order = {item.nodeid: position[kind] if kind else own if item.get_closest_marker("sandbox") else 0
-             for item, kind in zip(items, kinds)}
-    items.sort(key=lambda item: order[item.nodeid])
+    order = [position[kind] if kind else own if item.get_closest_marker("sandbox") else 0
+             for item, kind in zip(items, kinds)]
+    first_kind_of_module: dict[str, int] = {}
+    for item, number in zip(items, order):
+        if 0 < number < own:
+            module = item.nodeid.split("::")[0]
+            first_kind_of_module[module] = min(number, first_kind_of_module.get(module, number))
+    placed = {item.nodeid: number or first_kind_of_module.get(item.nodeid.split("::")[0], 0)
+              for item, number in zip(items, order)}
+    items.sort(key=lambda item: placed[item.nodeid])
     config.stash[PLAN] = plan
 
 

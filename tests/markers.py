@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 import pytest
 
 from tests.sandbox.running import SandboxKind
 
+SUITE_KINDS: tuple[tuple[SandboxKind, str], ...] = (
+    (SandboxKind(), "the default (single-stack IPv4, KubeVirt 1.7, a load balancer, the Route API): most tests"),
+    (SandboxKind(stack="dual"), "dual-stack Services and pods, in both orders of the families"),
+    (SandboxKind(stack="ipv6", load_balancer=False),
+     "single-stack IPv6, and no load-balancer provider: a LoadBalancer Service stays pending (a bare-metal cluster)"),
+    (SandboxKind(kubevirt="1.6", route_api=False),
+     "KubeVirt 1.6's launcher pods (no vmi.kubevirt.io/id), on a Kubernetes without OpenShift's Route API"),
+    (SandboxKind(kubevirt=None, seed="empty"), "KubeVirt not installed"),
+)
+"""The kinds of sandbox a run starts, each once (in each xdist worker, the default), and why each is needed.
+Two traits away from the default share a kind where no test needs them apart, so that a run starts fewer."""
+
 
 def kind_of(item: pytest.Item) -> SandboxKind | None:
-    """The kind of sandbox the test runs against; None if it takes no `sandbox` fixture."""
+    """The kind of sandbox the test runs against: the first of SUITE_KINDS with the traits its `sandbox` marker
+    asks for (none: the default); None if it takes no `sandbox` fixture."""
     if "sandbox" not in getattr(item, "fixturenames", ()):
         return None
     marker = item.get_closest_marker("sandbox")
-    return SandboxKind(**marker.kwargs) if marker else SandboxKind()
+    return suite_kind(tuple(sorted(marker.kwargs.items())) if marker else ())
+
+
+@cache
+def suite_kind(traits: tuple[tuple[str, Any], ...]) -> SandboxKind:
+    for kind, _ in SUITE_KINDS:
+        if all(getattr(kind, trait, object()) == value for trait, value in traits):
+            return kind
+    asked = ", ".join(f"{trait}={value!r}" for trait, value in traits)
+    raise pytest.UsageError(f"no sandbox kind in SUITE_KINDS (tests/markers.py) has {asked}: add one")
 
 
 def worker_of(config: pytest.Config) -> str | None:
