@@ -2,7 +2,7 @@
 
 A test that takes the `sandbox` fixture runs against a sandbox with the traits its `sandbox` marker asks for
 (`@pytest.mark.sandbox(stack="dual")`, `(kubevirt="1.6")`, `(load_balancer=False)`, `(route_api=False)`,
-`(kubevirt=None)`: see SandboxKind in tests/sandbox/running.py; no arguments: the default kind): the first
+`(kubevirt=None)`: see SandboxKind in tests/sandbox/kinds.py; no arguments: the default kind): the first
 of the run's kinds that has them (SUITE_KINDS in tests/markers.py, which says why each is needed). The tests
 are ordered by kind, so that each kind starts once per run (the next one while the tests of the one before
 run) and stops after its last test; each test gets its own namespace. At the end, the run fails if a
@@ -15,21 +15,24 @@ from __future__ import annotations
 import signal
 from collections import defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.markers import kind_of, worker_of
+from tests.sandbox.kinds import SandboxKind
+
 pytest.register_assert_rewrite("tests.e2e", "tests.sandbox.footprint", "tests.sandbox.pool")
 
-from tests.markers import kind_of, worker_of  # noqa: E402
-from tests.sandbox.audit import RequestCounter  # noqa: E402
-from tests.sandbox.pool import SandboxPool  # noqa: E402
-from tests.sandbox.running import RunningSandbox, SandboxKind  # noqa: E402
+if TYPE_CHECKING:  # imported by the fixtures that need them: a run of unit tests alone imports no cluster client
+    from tests.sandbox.audit import RequestCounter
+    from tests.sandbox.pool import SandboxPool
+    from tests.sandbox.running import RunningSandbox
 
 pytest_plugins = ["tests.parallel"]
 
 PLAN = pytest.StashKey[list[SandboxKind]]()
-POOL = pytest.StashKey[SandboxPool]()
+POOL = pytest.StashKey["SandboxPool"]()
 REPORTED = pytest.StashKey[dict[str, list[str]]]()  # the workers' sandbox lines and problems (controller)
 
 
@@ -67,10 +70,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def sandboxes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool]:
-    """The run's sandboxes; the first kind starts while the tests that need no sandbox run. In an xdist worker,
-    only the default kind starts ahead (the worker does not know which other kinds it will be given)."""
+def sandboxes(request: pytest.FixtureRequest,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool | None]:
+    """The run's sandboxes (None: no test of the run needs one); the first kind starts while the tests that need
+    no sandbox run. In an xdist worker, only the default kind starts ahead (the worker does not know which other
+    kinds it will be given)."""
     plan = request.config.stash.get(PLAN, [])
+    if not plan:
+        yield None
+        return
+    from tests.sandbox.pool import SandboxPool
+
     worker = worker_of(request.config)
     if worker:
         plan = [kind for kind in plan if kind == SandboxKind()]
@@ -144,11 +154,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 
 
 @pytest.fixture
-def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool) -> RunningSandbox:
+def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool | None) -> RunningSandbox:
     """The sandbox of the kind the test's `sandbox` marker asks for (default: single-stack IPv4, KubeVirt
     1.7, load balancer and Route API, seeded with the demo objects)."""
     kind = kind_of(request.node)
-    assert kind is not None
+    assert kind is not None and sandboxes is not None
     sandboxes.prepare_next()
     return sandboxes.get(kind)
 

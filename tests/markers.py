@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.running import SandboxKind
+from tests.sandbox.kinds import SandboxKind
 
 SUITE_KINDS: tuple[tuple[SandboxKind, str], ...] = (
     (SandboxKind(), "the default (single-stack IPv4, KubeVirt 1.7, a load balancer, the Route API): most tests"),

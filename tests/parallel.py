@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.markers import kind_of
-from tests.sandbox.running import SandboxKind
+from tests.sandbox.kinds import SandboxKind
 
 UNIT = "tests/unit/"
 PACKAGING = "tests/packaging/"

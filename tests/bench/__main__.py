@@ -20,8 +20,9 @@ from tests.bench.timing import Contender, Steps, race, report
 from tests.packaging import build_dist
 from tests.packaging.install import install_fresh_venv
 from tests.sandbox.build import binary
+from tests.sandbox.kinds import SandboxKind
 from tests.sandbox.manifests import vm_manifest
-from tests.sandbox.running import RunningSandbox, SandboxKind, start_sandbox
+from tests.sandbox.running import RunningSandbox, start_sandbox
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 NAMESPACE = "bench"

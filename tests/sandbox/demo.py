@@ -10,7 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.sandbox.running import SandboxKind, start_sandbox
+from tests.sandbox.kinds import SandboxKind
+from tests.sandbox.running import start_sandbox
 
 BIN = Path(sys.executable).parent
 SCENARIOS = [

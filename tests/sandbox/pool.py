@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.sandbox.footprint import Footprint
+from tests.sandbox.kinds import SandboxKind
 from tests.sandbox.manifests import SEED_NAMESPACE
-from tests.sandbox.running import RunningSandbox, SandboxKind, StartingSandbox
+from tests.sandbox.running import RunningSandbox, StartingSandbox
 
 MAX_ALIVE = 3  # sandboxes running or starting at once: ~4 GB
 

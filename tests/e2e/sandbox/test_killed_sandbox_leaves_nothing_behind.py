@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.footprint import Footprint
-from tests.sandbox.running import SandboxKind, start_sandbox
+from tests.sandbox.kinds import SandboxKind
+from tests.sandbox.running import start_sandbox
 
 pytestmark = pytest.mark.sandbox  # with a sandbox of its own: it runs after the pool's
 
