@@ -19,6 +19,7 @@ too) and a batch (it names its VMs by a label) get VMs of their own.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -250,7 +251,15 @@ class Campaign:
         return [entry for entry in self.proxy.requests(since) if entry["caller"] == caller]
 
     def versions(self, services: Sequence[str]) -> dict[str, str | None]:
-        """Service name -> its resourceVersion, None when there is none."""
-        found = {item.metadata.name: item.metadata.resource_version
-                 for item in self.core.list_namespaced_service(self.namespace).items}
-        return {name: found.get(name) for name in services}
+        """Service name -> its resourceVersion, None when there is none (read one by one, as JSON: the namespace
+        holds every case's Services, which a list would carry, and the client turn into its models, each time)."""
+        return {name: self.version(name) for name in services}
+
+    def version(self, service: str) -> str | None:
+        try:
+            found = self.core.read_namespaced_service(service, self.namespace, _preload_content=False)
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return str(json.loads(found.data)["metadata"]["resourceVersion"])
