@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.markers import kind_of, worker_of
+from tests.markers import kind_of, suite_order, worker_for, worker_of
 from tests.sandbox.kinds import SandboxKind
 
 pytest.register_assert_rewrite("tests.e2e", "tests.sandbox.footprint", "tests.sandbox.pool")
@@ -46,14 +46,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)  # after deselection (-k, -m) and the reordering of other plugins (--ff)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests with no sandbox first, then the default kind's, then each other kind's in the order of their
-    first test, then those that start sandboxes of their own (marked `sandbox`, without the fixture), so that
+    """Tests with no sandbox first, then the default kind's, then each other kind's in the order of
+    SUITE_KINDS, then those that start sandboxes of their own (marked `sandbox`, without the fixture), so that
     their starts do not compete with the pool's. A test with no sandbox in a module of sandbox tests goes with
     the module's first kind, so that the module's fixtures (a pip install) are made once. A stable sort:
     within a group, the order of collection (pytest's, which keeps a module fixture's parameters together)."""
     kinds = [kind_of(item) for item in items]
-    plan = sorted({kind for kind in kinds if kind is not None},
-                  key=lambda kind: (kind != SandboxKind(), kinds.index(kind)))
+    plan = sorted({kind for kind in kinds if kind is not None}, key=suite_order)
     position = {kind: number for number, kind in enumerate(plan, start=1)}
     own = len(plan) + 1
     order = [position[kind] if kind else own if item.get_closest_marker("sandbox") else 0
@@ -73,18 +72,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def sandboxes(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxPool | None]:
     """The run's sandboxes (None: no test of the run needs one); the first kind starts while the tests that need
-    no sandbox run. In an xdist worker, only the default kind starts ahead (the worker does not know which other
-    kinds it will be given)."""
+    no sandbox run, the next while the tests of the one before run. An xdist worker starts its default kind and
+    the kinds `worker_for` gives it, two sandboxes at most at a time (~1.3 GB each)."""
     plan = request.config.stash.get(PLAN, [])
     if not plan:
         yield None
         return
-    from tests.sandbox.pool import SandboxPool
+    from tests.sandbox.pool import MAX_ALIVE, SandboxPool
 
     worker = worker_of(request.config)
     if worker:
-        plan = [kind for kind in plan if kind == SandboxKind()]
-    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), plan)
+        workers = int(request.config.workerinput["workercount"])
+        plan = [kind for kind in plan if worker_for(kind, workers) in (None, int(worker.removeprefix("gw")))]
+    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), plan, max_alive=2 if worker else MAX_ALIVE)
     request.config.stash[POOL] = pool
     pool.prepare_next()
     yield pool

@@ -22,6 +22,11 @@ SUITE_KINDS: tuple[tuple[SandboxKind, str], ...] = (
 Two traits away from the default share a kind where no test needs them apart, so that a run starts fewer."""
 
 
+def suite_order(kind: SandboxKind) -> int:
+    """Where `kind` stands in SUITE_KINDS: the order in which a run starts its kinds."""
+    return [suite for suite, _ in SUITE_KINDS].index(kind)
+
+
 def kind_of(item: pytest.Item) -> SandboxKind | None:
     """The kind of sandbox the test runs against: the first of SUITE_KINDS with the traits its `sandbox` marker
     asks for (none: the default); None if it takes no `sandbox` fixture."""
@@ -44,3 +49,12 @@ def worker_of(config: pytest.Config) -> str | None:
     """The xdist worker this process is (gw0, gw1), None when it runs the tests alone or is the controller."""
     workerinput = getattr(config, "workerinput", None)
     return str(workerinput["workerid"]) if workerinput else None
+
+
+def worker_for(kind: SandboxKind, workers: int) -> int | None:
+    """The number of the worker that runs the tests of `kind` (None: the default kind, in every worker): the
+    kinds other than the default in turns, in the order of SUITE_KINDS, so that a worker knows before their
+    tests come which kinds it will start, and can start them ahead."""
+    if kind == SandboxKind():
+        return None
+    return (suite_order(kind) - 1) % workers

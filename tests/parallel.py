@@ -7,9 +7,13 @@ their own. Each worker starts a default sandbox of its own; tests/conftest.py dr
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from tests.markers import kind_of
+import pytest
+from xdist.scheduler import LoadGroupScheduling
+from xdist.workermanage import WorkerController
+
+from tests.markers import SUITE_KINDS, kind_of, worker_for
 from tests.sandbox.kinds import SandboxKind
 
 UNIT = "tests/unit/"
@@ -40,3 +44,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = group_of(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+class PinnedGroupScheduling(LoadGroupScheduling):
+    """`--dist loadgroup`, but the group of a kind of sandbox other than the default goes to the worker
+    `worker_for` names (a worker that has no group left it may run stops, as under loadgroup)."""
+
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        super().__init__(config, log)
+        workers = len(config.getoption("tx"))
+        self.pins = {kind.name: f"gw{worker_for(kind, workers)}" for kind, _ in SUITE_KINDS if kind != SandboxKind()}
+
+    def assignable(self, node: WorkerController) -> str | None:
+        """The first group of the queue that `node` may run."""
+        worker = node.gateway.id
+        return next((scope for scope in self.workqueue if self.pins.get(scope, worker) == worker), None)
+
+    def _assign_work_unit(self, node: WorkerController) -> None:
+        scope = self.assignable(node)
+        if scope is not None:
+            self.workqueue.move_to_end(scope, last=False)  # where the base class takes the next group from
+            super()._assign_work_unit(node)
+
+    def _reschedule(self, node: WorkerController) -> None:
+        if not node.shutting_down and self.assignable(node) is None:
+            node.shutdown()
+            return
+        super()._reschedule(node)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") == "loadgroup":
+        return PinnedGroupScheduling(config, log)
+    return None

@@ -61,6 +61,7 @@ class Started:
 class SandboxPool:
     root: Path
     plan: list[SandboxKind]  # the kinds the run's tests need, in the order their tests run
+    max_alive: int = MAX_ALIVE
     launched: set[SandboxKind] = field(default_factory=set)
     starting: dict[SandboxKind, StartingSandbox] = field(default_factory=dict)
     running: dict[SandboxKind, RunningSandbox] = field(default_factory=dict)
@@ -76,11 +77,11 @@ class SandboxPool:
 
     def prepare_next(self) -> None:
         """Launches the next kind of the plan ahead of its tests, one start at a time (two at once take
-        nearly twice as long on 2 cores) and at most MAX_ALIVE sandboxes in all (each holds ~1.3 GB)."""
+        nearly twice as long on 2 cores) and at most `max_alive` sandboxes in all (each holds ~1.3 GB)."""
         if any(not starting.ready.is_set() for starting in self.starting.values()):
             return
         upcoming = [kind for kind in self.plan if kind not in self.launched]
-        if upcoming and len(self.running) + len(self.starting) < MAX_ALIVE:
+        if upcoming and len(self.running) + len(self.starting) < self.max_alive:
             self.prepare(upcoming[0])
 
     def get(self, kind: SandboxKind) -> RunningSandbox:
