@@ -129,22 +129,30 @@ class Supervisor:
         pids = "".join(f"{c.popen.pid}\n" for c in self.children)
         (self.workdir / "pids").write_text(pids)
 
-    def stop(self, child: Child, grace: float = 5.0) -> None:
-        child.restart = False
-        if child.popen.poll() is None:
-            child.popen.send_signal(signal.SIGTERM)
+    def stop_all(self, grace: float = 5.0) -> None:
+        """Stops the children: all but the first two (etcd, the API server) at once, with one grace period
+        between SIGTERM and SIGKILL for all of them (virt-api alone takes all of it), then the API server,
+        then etcd, each given the same grace; a child killed is said on stderr (the sandbox's log)."""
+        self._stopping.set()
+        first, rest = self.children[:2], self.children[2:]
+        for tier in (rest, *([child] for child in reversed(first))):
+            self._stop_at_once(list(reversed(tier)), grace)
+
+    @staticmethod
+    def _stop_at_once(children: list[Child], grace: float) -> None:
+        deadline = time.monotonic() + grace
+        for child in children:
+            child.restart = False
+            if child.popen.poll() is None:
+                child.popen.send_signal(signal.SIGTERM)
+        for child in children:
             try:
-                child.popen.wait(grace)
+                child.popen.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"sandbox: {child.name} did not stop within {grace:g}s of SIGTERM: killed", file=sys.stderr,
+                      flush=True)
                 child.popen.kill()
                 child.popen.wait()
-
-    def stop_all(self, grace: float = 5.0) -> None:
-        """Stops the children last-started first (simulators before controllers before etcd)."""
-        self._stopping.set()
-        for child in reversed(self.children):
-            self.stop(child, grace)
-
 
 
 def poll_until(what: str, ready: Callable[[], bool], deadline: float, *children: Child) -> None:
