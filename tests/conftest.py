@@ -83,7 +83,7 @@ def sandboxes(request: pytest.FixtureRequest,
     worker = worker_of(request.config)
     if worker:
         workers = int(request.config.workerinput["workercount"])
-        plan = [kind for kind in plan if worker_for(kind, workers) in (None, int(worker.removeprefix("gw")))]
+        plan = [kind for kind in plan if worker_for(kind, workers) in (None, worker)]
     pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), plan, max_alive=2 if worker else MAX_ALIVE)
     request.config.stash[POOL] = pool
     pool.prepare_next()

@@ -51,10 +51,10 @@ def worker_of(config: pytest.Config) -> str | None:
     return str(workerinput["workerid"]) if workerinput else None
 
 
-def worker_for(kind: SandboxKind, workers: int) -> int | None:
-    """The number of the worker that runs the tests of `kind` (None: the default kind, in every worker): the
+def worker_for(kind: SandboxKind, workers: int) -> str | None:
+    """The xdist worker (gw0, gw1) that runs the tests of `kind` (None: the default kind, in every worker): the
     kinds other than the default in turns, in the order of SUITE_KINDS, so that a worker knows before their
     tests come which kinds it will start, and can start them ahead."""
     if kind == SandboxKind():
         return None
-    return (suite_order(kind) - 1) % workers
+    return f"gw{(suite_order(kind) - 1) % workers}"

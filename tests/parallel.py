@@ -53,7 +53,7 @@ class PinnedGroupScheduling(LoadGroupScheduling):
     def __init__(self, config: pytest.Config, log: Any = None) -> None:
         super().__init__(config, log)
         workers = len(config.getoption("tx"))
-        self.pins = {kind.name: f"gw{worker_for(kind, workers)}" for kind, _ in SUITE_KINDS if kind != SandboxKind()}
+        self.pins = {kind.name: worker_for(kind, workers) for kind, _ in SUITE_KINDS if kind != SandboxKind()}
 
     def assignable(self, node: WorkerController) -> str | None:
         """The first group of the queue that `node` may run."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
+from tests.sandbox.apiclient import wait_until
 from tests.sandbox.fault_control import CONTROL
 from tests.sandbox.informer import raw
 from tests.sandbox.infrastructure import INFO, NAMESPACE, START_DELAY_ANNOTATION
@@ -162,15 +163,10 @@ def with_start_delay(vm: dict[str, Any], seconds: float) -> dict[str, Any]:
 def wait_for_event(sandbox: RunningSandbox, namespace: str, name: str, reason: str, timeout: int = 30) -> str:
     """Lists, then watches the namespace's Events until one of `reason` about the object `name` exists; its
     message."""
-    api = client.CoreV1Api(sandbox.api_client)
-    selector = f"involvedObject.name={name},reason={reason}"
-    listed = api.list_namespaced_event(namespace, field_selector=selector, _preload_content=False)
-    found = json.loads(listed.data)
-    if found["items"]:
-        return str(found["items"][0]["message"]).strip()
-    for event in watch.Watch().stream(api.list_namespaced_event, namespace, field_selector=selector,
-                                      resource_version=found["metadata"]["resourceVersion"],
-                                      timeout_seconds=timeout, deserialize=False):
-        if event["type"] in ("ADDED", "MODIFIED"):
-            return str(event["object"]["message"]).strip()
-    raise AssertionError(f"no {reason} event about {namespace}/{name} within {timeout}s")
+    try:
+        events = wait_until(f"a {reason} event about {namespace}/{name}", bool, time.monotonic() + timeout,
+                            client.CoreV1Api(sandbox.api_client).list_namespaced_event, namespace,
+                            field_selector=f"involvedObject.name={name},reason={reason}")
+    except TimeoutError:
+        raise AssertionError(f"no {reason} event about {namespace}/{name} within {timeout}s") from None
+    return str(next(iter(events.values()))["message"]).strip()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from tests.sandbox.apiclient import Objects, wait_until
@@ -115,25 +115,20 @@ def wait_for_endpoints(sandbox: RunningSandbox, namespace: str, service: str, do
                        timeout: float = 90) -> Endpoints:
     """Lists the Service's EndpointSlices, then watches them from that version until `done(endpoints)`;
     those endpoints. (As plain objects: the typed client refuses a slice with no endpoints.)"""
-    api = client.CustomObjectsApi(sandbox.api_client)
-    where = {"group": "discovery.k8s.io", "version": "v1", "namespace": namespace, "plural": "endpointslices",
-             "label_selector": f"kubernetes.io/service-name={service}"}
-    deadline = time.monotonic() + timeout
-    listed = api.list_namespaced_custom_object(**where)
-    current = {s["metadata"]["name"]: s for s in listed["items"]}
-    version = listed["metadata"]["resourceVersion"]
-    while not done(endpoints_of(list(current.values()))):
-        remaining = int(deadline - time.monotonic())
-        assert remaining > 0, f"endpoints of {service}: {endpoints_of(list(current.values()))} after {timeout}s"
-        for event in watch.Watch().stream(api.list_namespaced_custom_object, **where, resource_version=version,
-                                          timeout_seconds=remaining, deserialize=False):
-            current.pop(event["object"]["metadata"]["name"], None)
-            if event["type"] != "DELETED":
-                current[event["object"]["metadata"]["name"]] = event["object"]
-            version = event["object"]["metadata"]["resourceVersion"]
-            if done(endpoints_of(list(current.values()))):
-                break
-    return endpoints_of(list(current.values()))
+    found: Endpoints = {}
+
+    def settled(slices: Objects) -> bool:
+        found.clear()
+        found.update(endpoints_of(list(slices.values())))
+        return done(found)
+
+    try:
+        wait_until(f"endpoints of {service}", settled, time.monotonic() + timeout,
+                   client.CustomObjectsApi(sandbox.api_client).list_namespaced_custom_object, "discovery.k8s.io",
+                   "v1", namespace, "endpointslices", label_selector=f"kubernetes.io/service-name={service}")
+    except TimeoutError:
+        raise AssertionError(f"endpoints of {service}: {found} after {timeout}s") from None
+    return found
 
 
 def wait_for_sole_endpoint(sandbox: RunningSandbox, namespace: str, service: str, pod: str) -> None:

@@ -127,10 +127,10 @@ Objects = dict[str, dict[str, Any]]  # by `namespace/name` (`name` if cluster-sc
 
 
 def wait_until(what: str, ready: Callable[[Objects], bool], deadline: float, list_function: Callable[..., Any],
-               *args: Any, child: Child | None = None, **kwargs: Any) -> None:
+               *args: Any, child: Child | None = None, **kwargs: Any) -> Objects:
     """Lists with `list_function(*args, **kwargs)` (a list method of the official client), then watches from
-    the list's version until `ready(objects)` holds for what the watch has seen; fails at once if `child`
-    exits, or at `deadline` (a `time.monotonic()` value)."""
+    the list's version until `ready(objects)` holds for what the watch has seen, and returns those objects;
+    fails at once if `child` exits, or at `deadline` (a `time.monotonic()` value)."""
     objects, version = _list(list_function, *args, **kwargs)
     while not ready(objects):
         if child is not None:
@@ -144,6 +144,7 @@ def wait_until(what: str, ready: Callable[[Objects], bool], deadline: float, lis
             if error.status != 410:
                 raise
             objects, version = _list(list_function, *args, **kwargs)  # the version is gone: start over
+    return objects
 
 
 def _list(list_function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Objects, str]:

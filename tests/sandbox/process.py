@@ -134,9 +134,10 @@ class Supervisor:
         between SIGTERM and SIGKILL for all of them (virt-api alone takes all of it), then the API server,
         then etcd, each given the same grace; a child killed is said on stderr (the sandbox's log)."""
         self._stopping.set()
-        first, rest = self.children[:2], self.children[2:]
-        for tier in (rest, *([child] for child in reversed(first))):
-            self._stop_at_once(list(reversed(tier)), grace)
+        foundation = self.children[:2]  # etcd, then the API server (controlplane.py), if a failed start got that far
+        self._stop_at_once(self.children[2:][::-1], grace)
+        for child in reversed(foundation):
+            self._stop_at_once([child], grace)
 
     @staticmethod
     def _stop_at_once(children: list[Child], grace: float) -> None:

@@ -1,9 +1,7 @@
-"""`expose`'s entry: one object (`single.Run`), or several (`batch.Batch`, imported by name when asked for:
-its thread pool and shared watches are no part of one VM's start-up, ~10 ms of imports)."""
+"""`expose`'s entry: one object (`single.Run`), or several (`batch.Batch`, imported only when asked for: its
+thread pool and shared watches are no part of one VM's start-up, ~10 ms of imports)."""
 
 from __future__ import annotations
-
-import importlib
 
 from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import load_connection
@@ -19,9 +17,9 @@ def run(request: ExposeRequest | BatchRequest, common: CommonOptions, printer: P
     """Expose the object(s) as `request` says; returns the exit code (errors are raised, see errors.py)."""
     connection = load_connection(common.connection)
     if isinstance(request, BatchRequest):
-        batch = importlib.import_module("oc_virt_expose.commands.expose.batch")
-        code: ExitCode = batch.run_batch(request, connection, common.verbosity, common.dry_run, printer)
-        return code
+        from oc_virt_expose.commands.expose.batch import run_batch
+
+        return run_batch(request, connection, common.verbosity, common.dry_run, printer)
     with Client(connection, verbosity=common.verbosity) as client:
         cluster = Cluster(client, connection.namespace, dry_run=common.dry_run is DryRun.SERVER,
                           field_manager=request.field_manager)
