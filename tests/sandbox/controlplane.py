@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from tests.sandbox.build import binary
 from tests.sandbox.pki import CertificateAuthority, write_key_pair
-from tests.sandbox.process import Child, HealthCheck, Supervisor, free_port
+from tests.sandbox.process import Child, HealthCheck, Supervisor, free_ports
 
 Stack = Literal["ipv4", "ipv6", "dual"]
 
@@ -129,7 +129,7 @@ class _Ports:
 
     @classmethod
     def pick(cls) -> _Ports:
-        return cls(*(free_port() for _ in range(5)))
+        return cls(*free_ports(5))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.sandbox.controlplane import ControlPlane
 from tests.sandbox.exec_credential import kubeconfig_user
 from tests.sandbox.kubevirt_objects import NAMESPACE, kubevirt_release, route_objects, sandbox_objects
 from tests.sandbox.pki import CertificateAuthority
-from tests.sandbox.process import Child, Supervisor, free_port
+from tests.sandbox.process import Child, Supervisor, free_ports
 
 INSTALL_TIMEOUT = 120.0
 TOKEN_SECONDS = 30 * 24 * 3600  # outlives any sandbox; nothing rotates these tokens
@@ -87,7 +87,7 @@ def launch_kubevirt(control_plane: ControlPlane, supervisor: Supervisor, workdir
     """Makes KubeVirt's certificates and objects and starts virt-api, which waits for `install_kubevirt`."""
     home = workdir / "kubevirt"
     certs = Certificates.create(home / "pki", control_plane.ca)
-    api_port, controller_port = free_port(), free_port()
+    api_port, controller_port = free_ports(2)
     api_url = f"https://127.0.0.1:{api_port}"
     token = home / "kubeconfig" / f"{API_ACCOUNT}.token"
     kubeconfig = control_plane.write_kubeconfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -30,12 +31,21 @@ def _die_with_parent() -> None:
     os.setpgid(0, 0)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that nothing listens on now (the kernel's choice), for a component to bind next."""
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different ports that nothing listens on now (the kernel's choice), for components to bind next.
+    Their sockets stay bound until all are chosen: one closed first could be chosen again (an etcd got the
+    same port for its clients and its peers)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(family, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that nothing listens on now, for a component to bind next."""
+    return free_ports(1, host)[0]
 
 
 class Child:
