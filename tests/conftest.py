@@ -15,11 +15,12 @@ from __future__ import annotations
 import signal
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.markers import kind_of, suite_order, worker_for, worker_of
+from tests.markers import SANDBOXES_ROOT, kind_of, suite_order, worker_for, worker_of
 from tests.sandbox.kinds import SandboxKind
 
 pytest.register_assert_rewrite("tests.e2e", "tests.sandbox.footprint", "tests.sandbox.pool")
@@ -84,7 +85,10 @@ def sandboxes(request: pytest.FixtureRequest,
     if worker:
         workers = int(request.config.workerinput["workercount"])
         plan = [kind for kind in plan if worker_for(kind, workers) in (None, worker)]
-    pool = SandboxPool(tmp_path_factory.mktemp("sandboxes"), plan, max_alive=2 if worker else MAX_ALIVE)
+        root = Path(request.config.workerinput[SANDBOXES_ROOT])  # where the scheduler sees them ready
+    else:
+        root = tmp_path_factory.mktemp("sandboxes")
+    pool = SandboxPool(root, plan, max_alive=2 if worker else MAX_ALIVE)
     request.config.stash[POOL] = pool
     pool.prepare_next()
     yield pool

@@ -45,6 +45,9 @@ def suite_kind(traits: tuple[tuple[str, Any], ...]) -> SandboxKind:
     raise pytest.UsageError(f"no sandbox kind in SUITE_KINDS (tests/markers.py) has {asked}: add one")
 
 
+SANDBOXES_ROOT = "sandboxes_root"  # the key of an xdist worker's workerinput: where it starts its sandboxes
+
+
 def worker_of(config: pytest.Config) -> str | None:
     """The xdist worker this process is (gw0, gw1), None when it runs the tests alone or is the controller."""
     workerinput = getattr(config, "workerinput", None)

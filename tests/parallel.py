@@ -3,22 +3,41 @@ run in one worker is one group. The unit tests go one by one to whichever worker
 are one group (they share the build and the venvs they install); a module of end-to-end tests on the default
 sandbox is one group (its module fixtures: the fault campaign, the Route API's objects); so is each other kind
 of sandbox (it starts in the one worker that runs its tests), and so are the tests that start sandboxes of
-their own. Each worker starts a default sandbox of its own; tests/conftest.py drives the pools."""
+their own. Each worker starts a default sandbox of its own; tests/conftest.py drives the pools.
+
+A worker starts the kinds it runs ahead, one after the other (tests/sandbox/pool.py); the group of a kind is
+given to it once that kind's sandbox is ready, unless it has nothing else to run: so that it neither waits for
+the start nor keeps a sandbox idle for long (a kind's tests are few). The tests that start sandboxes of their
+own go to the first worker done with its kinds, ahead of the queue's last groups, so that the run does not end
+on their start alone."""
 
 from __future__ import annotations
 
+from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadGroupScheduling
 from xdist.workermanage import WorkerController
 
-from tests.markers import SUITE_KINDS, kind_of, worker_for
-from tests.sandbox.kinds import SandboxKind
+from tests.markers import SANDBOXES_ROOT, SUITE_KINDS, kind_of, worker_for
+from tests.sandbox.kinds import READY_MARK, SandboxKind
 
 UNIT = "tests/unit/"
 PACKAGING = "tests/packaging/"
 OWN_SANDBOXES = "own-sandboxes"
+
+
+def sandboxes_root(config: pytest.Config, worker: str) -> Path:
+    """(controller) Where `worker` starts its sandboxes, a folder each kind, in the run's base temporary folder
+    (the one xdist gives its workers theirs in, through the same private attribute)."""
+    return Path(config._tmp_path_factory.getbasetemp()) / f"sandboxes-{worker}"
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_configure_node(node: WorkerController) -> None:
+    node.workerinput[SANDBOXES_ROOT] = str(sandboxes_root(node.config, node.gateway.id))
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -48,17 +67,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 class PinnedGroupScheduling(LoadGroupScheduling):
     """`--dist loadgroup`, but the group of a kind of sandbox other than the default goes to the worker
-    `worker_for` names (a worker that has no group left it may run stops, as under loadgroup)."""
+    `worker_for` names, once its sandbox is ready there (a worker that has no group left it may run stops, as
+    under loadgroup)."""
 
     def __init__(self, config: pytest.Config, log: Any = None) -> None:
         super().__init__(config, log)
+        self.config = config
         workers = len(config.getoption("tx"))
         self.pins = {kind.name: worker_for(kind, workers) for kind, _ in SUITE_KINDS if kind != SandboxKind()}
 
     def assignable(self, node: WorkerController) -> str | None:
-        """The first group of the queue that `node` may run."""
+        """The group `node` runs next: a kind's whose sandbox is ready there; else, once it has run its kinds,
+        the tests that start sandboxes of their own (so that they run before the last groups, and a worker
+        never has more than two sandboxes); else the first of the queue that is no kind's; else the first
+        kind's (it waits for the start)."""
         worker = node.gateway.id
-        return next((scope for scope in self.workqueue if self.pins.get(scope, worker) == worker), None)
+        root = sandboxes_root(self.config, worker)
+        kinds = [scope for scope in self.workqueue if self.pins.get(scope) == worker]
+        ready = (scope for scope in kinds if (root / scope / READY_MARK).exists())
+        own = [OWN_SANDBOXES] if OWN_SANDBOXES in self.workqueue else []
+        free = (scope for scope in self.workqueue if scope not in self.pins and scope != OWN_SANDBOXES)
+        return next(chain(ready, [] if kinds else own, free, kinds, own), None)
 
     def _assign_work_unit(self, node: WorkerController) -> None:
         scope = self.assignable(node)

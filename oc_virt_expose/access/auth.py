@@ -19,23 +19,26 @@ import base64
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from oc_virt_expose.access.credentials import ExecCredential
 from oc_virt_expose.access.kubeconfig import Connection
+from oc_virt_expose.model.records import repr_hiding
 
 _refreshing = threading.Lock()  # one plugin run or token refresh at a time in the process
 
 
-@dataclass(frozen=True)
-class Identity:
-    """What one request is sent with."""
+class Identity(NamedTuple):
+    """What one request is sent with; repr() hides the credentials."""
 
-    authorization: str = field(default="", repr=False)  # the header's value, "" for none
-    cert_pem: bytes = field(default=b"", repr=False)  # a client certificate an exec plugin returned
-    key_pem: bytes = field(default=b"", repr=False)
+    authorization: str = ""  # the header's value, "" for none
+    cert_pem: bytes = b""  # a client certificate an exec plugin returned
+    key_pem: bytes = b""
     expires: float | None = None  # epoch seconds; None: does not expire within the run
     renewable: bool = False  # an exec credential: a 401 is worth a new one
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("authorization", "cert_pem", "key_pem"))
 
 
 class Authenticator:

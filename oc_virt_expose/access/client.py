@@ -24,6 +24,7 @@ from oc_virt_expose.access.auth import Authenticator, Identity
 from oc_virt_expose.access.kubeconfig import Connection
 from oc_virt_expose.access.transport import connection_failure, open_connection, user_agent
 from oc_virt_expose.errors import ClusterError
+from oc_virt_expose.model.records import REDACTED
 from oc_virt_expose.model.route import TLS_MATERIAL
 
 PATCH_CONTENT_TYPES = {
@@ -321,9 +322,9 @@ def redact(value: Any) -> Any:
     result: dict[str, Any] = {}
     for key, item in value.items():
         if (key in _SECRET_KEYS or (route_tls and key in TLS_MATERIAL)) and isinstance(item, str):
-            result[key] = "<redacted>"
+            result[key] = REDACTED
         elif secret and key in ("data", "stringData") and isinstance(item, dict):
-            result[key] = {name: "<redacted>" for name in item}
+            result[key] = {name: REDACTED for name in item}
         elif secret and key == "metadata" and isinstance(item, dict):
             result[key] = _redact_metadata(item)
         else:
@@ -334,7 +335,7 @@ def redact(value: Any) -> Any:
 def _redact_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     annotations = metadata.get("annotations")
     if isinstance(annotations, dict) and _LAST_APPLIED in annotations:
-        metadata = dict(metadata, annotations=dict(annotations, **{_LAST_APPLIED: "<redacted>"}))
+        metadata = dict(metadata, annotations=dict(annotations, **{_LAST_APPLIED: REDACTED}))
     return metadata
 
 

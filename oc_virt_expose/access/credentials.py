@@ -19,52 +19,60 @@ import base64
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from oc_virt_expose.errors import VirtExposeError
+from oc_virt_expose.model.records import repr_hiding
 
 EXEC_EXTENSION = "client.authentication.k8s.io/exec"
 EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
 
-@dataclass(frozen=True)
-class ExecConfig:
-    """An exec credential plugin of a kubeconfig user (client.authentication.k8s.io v1 or v1beta1)."""
+class ExecConfig(NamedTuple):
+    """An exec credential plugin of a kubeconfig user (client.authentication.k8s.io v1 or v1beta1); repr()
+    hides its arguments, environment and the cluster's extension, which may carry secrets."""
 
     command: str
     api_version: str
-    args: tuple[str, ...] = field(default=(), repr=False)  # may carry secrets, as env may
-    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
     install_hint: str = ""
     provide_cluster_info: bool = False
     interactive_mode: str = "IfAvailable"
-    cluster_config: Any = field(default=None, repr=False)  # the cluster's exec extension, if any
+    cluster_config: Any = None  # the cluster's exec extension, if any
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("args", "env", "cluster_config"))
 
 
-@dataclass(frozen=True)
-class ExecCredential:
-    """What a plugin returned: a bearer token, or a client certificate and key (PEM)."""
+class ExecCredential(NamedTuple):
+    """What a plugin returned: a bearer token, or a client certificate and key (PEM); repr() hides them."""
 
-    token: str = field(default="", repr=False)
-    cert_pem: bytes = field(default=b"", repr=False)
-    key_pem: bytes = field(default=b"", repr=False)
+    token: str = ""
+    cert_pem: bytes = b""
+    key_pem: bytes = b""
     expires: float | None = None  # epoch seconds
 
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("token", "cert_pem", "key_pem"))
 
-@dataclass(frozen=True)
-class OIDCConfig:
-    """An `auth-provider: oidc` user: its tokens, its issuer, and where to write refreshed tokens back."""
+
+class OIDCConfig(NamedTuple):
+    """An `auth-provider: oidc` user: its tokens, its issuer, and where to write refreshed tokens back;
+    repr() hides the secret and the tokens."""
 
     issuer: str
     client_id: str
     user: str  # the kubeconfig user entry's name
     origin: str  # the kubeconfig file the user entry came from
-    client_secret: str = field(default="", repr=False)
-    id_token: str = field(default="", repr=False)
-    refresh_token: str = field(default="", repr=False)
+    client_secret: str = ""
+    id_token: str = ""
+    refresh_token: str = ""
     ca_file: str = ""  # idp-certificate-authority: kubectl leaves a relative path relative to the cwd
-    ca_data: bytes = field(default=b"", repr=False)
+    ca_data: bytes = b""
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("client_secret", "id_token", "refresh_token", "ca_data"))
 
 
 _cache: dict[str, ExecCredential] = {}

@@ -28,21 +28,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from oc_virt_expose.access.credentials import ExecConfig, OIDCConfig, as_text, decode_base64, user_credentials
 from oc_virt_expose.access.kubeconfig_shape import shape_problem
 from oc_virt_expose.errors import UsageError, VirtExposeError
+from oc_virt_expose.model.records import repr_hiding
 from oc_virt_expose.model.settings import ConnectionFlags, parse_request_timeout
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")  # kubectl's proxy-url takes the first three only
 
 
-@dataclass(frozen=True)
-class Connection:
-    """Everything needed to talk to one API server as one user; secrets are left out of repr()."""
+class Connection(NamedTuple):
+    """Everything needed to talk to one API server as one user; repr() hides the secrets."""
 
     server: str
     namespace: str
@@ -52,18 +51,18 @@ class Connection:
     namespace_explicit: bool = False  # from -n or the context, not a default
     in_cluster: bool = False
     ca_file: str = ""
-    ca_data: bytes = field(default=b"", repr=False)
+    ca_data: bytes = b""
     trust_source: str = ""  # where the CA, or skipping verification, came from (for messages)
     insecure: bool = False
     tls_server_name: str = ""
     proxy_url: str = ""
-    token: str = field(default="", repr=False)
+    token: str = ""
     username: str = ""
-    password: str = field(default="", repr=False)
+    password: str = ""
     cert_file: str = ""
-    cert_data: bytes = field(default=b"", repr=False)
+    cert_data: bytes = b""
     key_file: str = ""
-    key_data: bytes = field(default=b"", repr=False)
+    key_data: bytes = b""
     exec: ExecConfig | None = None
     oidc: OIDCConfig | None = None
     impersonate_user: str = ""
@@ -71,6 +70,9 @@ class Connection:
     impersonate_groups: tuple[str, ...] = ()
     impersonate_extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
     request_timeout: float | None = None
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("ca_data", "token", "password", "cert_data", "key_data"))
 
     @property
     def uses_tls(self) -> bool:
@@ -325,7 +327,7 @@ def _with_cluster(connection: Connection, cluster: dict[str, Any], flags: Connec
     if proxy_url and scheme not in PROXY_SCHEMES:
         raise VirtExposeError(f'invalid proxy-url of cluster "{name}": scheme "{scheme}" is not one of'
                               f" {', '.join(PROXY_SCHEMES)}")
-    return replace(connection, ca_file="" if ca_data else ca_file, ca_data=ca_data, insecure=insecure,
+    return connection._replace(ca_file="" if ca_data else ca_file, ca_data=ca_data, insecure=insecure,
                    trust_source=_trust_source(connection, insecure, bool(ca_data), ca_file, flags),
                    tls_server_name=as_text(cluster.get("tls-server-name")), proxy_url=proxy_url)
 
@@ -358,7 +360,7 @@ def _with_impersonation(connection: Connection, user: dict[str, Any],
                              f'kubeconfig\'s user "{connection.user}"')
         raise VirtExposeError(f'user "{connection.user}" in the kubeconfig asks for impersonated'
                               " groups, uid or extra without a user to impersonate (as, or --as)")
-    return replace(connection, impersonate_user=name, impersonate_uid=uid, impersonate_groups=groups,
+    return connection._replace(impersonate_user=name, impersonate_uid=uid, impersonate_groups=groups,
                    impersonate_extra=tuple((as_text(k), tuple(as_text(v) for v in values or ()))
                                            for k, values in extra.items()))
 
@@ -366,7 +368,7 @@ def _with_impersonation(connection: Connection, user: dict[str, Any],
 def _with_credentials(connection: Connection, user: dict[str, Any], cluster: dict[str, Any],
                       origin: str) -> Connection:
     who = f'user "{connection.user}"' if connection.user else "the in-cluster service account"
-    return replace(connection, **user_credentials(user, cluster, who, name=connection.user, origin=origin))
+    return connection._replace(**user_credentials(user, cluster, who, name=connection.user, origin=origin))
 
 
 def _no_config_message(flags: ConnectionFlags, environ: Mapping[str, str], context: str) -> str:

@@ -15,23 +15,26 @@ import base64
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from oc_virt_expose.access.socks import ProxyError, socks5_connect
 from oc_virt_expose.errors import VirtExposeError
+from oc_virt_expose.model.records import repr_hiding
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """A proxy URL taken apart; `address` (host:port) is what messages show, never the credentials."""
+class Proxy(NamedTuple):
+    """A proxy URL taken apart; `address` (host:port) is what messages show, never the credentials (nor
+    does repr())."""
 
     scheme: str
     host: str
     port: int
-    username: str = field(default="", repr=False)
-    password: str = field(default="", repr=False)
+    username: str = ""
+    password: str = ""
+
+    def __repr__(self) -> str:
+        return repr_hiding(self, ("username", "password"))
 
     @property
     def address(self) -> str:

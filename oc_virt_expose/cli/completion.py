@@ -309,12 +309,10 @@ def _names(type_word: str, current: str, line: _Line) -> list[str]:
 
 def _list_names(api_version: str, plural: str, line: _Line) -> list[str]:
     """Names of the objects of a resource in the namespace the command would use (one LIST)."""
-    from dataclasses import replace
-
     from oc_virt_expose.access.client import Client, resource_path
     from oc_virt_expose.access.kubeconfig import load_connection
 
-    connection = replace(load_connection(line.connection_flags()), request_timeout=budget())
+    connection = load_connection(line.connection_flags())._replace(request_timeout=budget())
     with Client(connection) as client:
         listing = client.list(resource_path(api_version, plural, namespace=connection.namespace))
     names = (str((item.get("metadata") or {}).get("name") or "") for item in listing.get("items") or [])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from oc_virt_expose.model.objects import Object, host_port
@@ -19,8 +18,7 @@ LAUNCHER_PREFIX = "virt-launcher-"
 _GENERATED_BASE_MAX = 58  # the API server cuts a generateName to 58 characters, then adds 5 random ones
 
 
-@dataclass(frozen=True)
-class PodMatcher:
+class PodMatcher(NamedTuple):
     """Which pods are the exposed VM's: launcher pods named after its VMI (KubeVirt's generateName
     `virt-launcher-<vmi>-`), not among `replaced` (uids of pods a restart is replacing)."""
 
@@ -57,17 +55,17 @@ class EndpointWait(NamedTuple):
     families: Sequence[str]
 
 
-@dataclass
 class EndpointReport:
-    """What the EndpointSlices say about the VM's pods (and others) at one moment."""
+    """What the EndpointSlices say about the VM's pods (and others) at one moment (filled in by `evaluate`)."""
 
-    ready: list[str] = field(default_factory=list)
-    """`10.244.0.5:80` per ready address and port of the VM's pods."""
-    ready_pods: set[str] = field(default_factory=set)
-    ready_families: set[str] = field(default_factory=set)
-    unready_pods: set[str] = field(default_factory=set)
-    other_pods: set[str] = field(default_factory=set)
-    """Pods the selector matches that are not the VM's (another VM, another workload)."""
+    def __init__(self) -> None:
+        self.ready: list[str] = []
+        """`10.244.0.5:80` per ready address and port of the VM's pods."""
+        self.ready_pods: set[str] = set()
+        self.ready_families: set[str] = set()
+        self.unready_pods: set[str] = set()
+        self.other_pods: set[str] = set()
+        """Pods the selector matches that are not the VM's (another VM, another workload)."""
 
     def complete(self, families: Sequence[str]) -> bool:
         return bool(self.ready_pods) and set(families) <= self.ready_families

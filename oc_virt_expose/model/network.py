@@ -16,8 +16,7 @@ Facts (KubeVirt v1.7.0):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from oc_virt_expose.errors import RefusedError
 from oc_virt_expose.model.labels import label_selector_matches
@@ -26,8 +25,7 @@ from oc_virt_expose.model.ports import PortSpec, ServicePort
 BINDINGS = ("masquerade", "bridge", "passt", "sriov", "macvtap", "slirp")
 
 
-@dataclass(frozen=True)
-class DeclaredPort:
+class DeclaredPort(NamedTuple):
     port: int
     protocol: str
     name: str | None = None
@@ -36,8 +34,7 @@ class DeclaredPort:
         return f"{self.port}/{self.protocol}" + (f" ({self.name})" if self.name else "")
 
 
-@dataclass(frozen=True)
-class PodInterface:
+class PodInterface(NamedTuple):
     """The VM's interface on the pod network, as far as forwarding is concerned."""
 
     name: str
@@ -57,8 +54,7 @@ class PodInterface:
         return [PortSpec(port=d.port, target=d.port, protocol=d.protocol, name=d.name) for d in self.ports]
 
 
-@dataclass(frozen=True)
-class GuestPort:
+class GuestPort(NamedTuple):
     """A Service's target as the guest sees it: the resolved number (None if unresolved) and name."""
 
     number: int | None

@@ -22,13 +22,13 @@ from typing import Any, NamedTuple
 
 from oc_virt_expose.errors import RefusedError, UsageError
 from oc_virt_expose.model.objects import Object, name_of, namespace_of, uid_of
+from oc_virt_expose.model.records import REDACTED, repr_hiding
 from oc_virt_expose.model.service import EXPOSES_ANNOTATION, overwritten_metadata
 
 ROUTE_API = "route.openshift.io/v1"
 EDGE, PASSTHROUGH, REENCRYPT = "edge", "passthrough", "reencrypt"
 TLS_TERMINATIONS = (EDGE, PASSTHROUGH, REENCRYPT)
 INSECURE_POLICIES = ("Allow", "Redirect", "None")
-REDACTED = "<redacted>"
 _MAX_HOST = 253
 # patterns, compiled (and cached) by `re` at first use
 _DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -56,10 +56,7 @@ class RouteRequest(NamedTuple):
     destination_ca_certificate: str | None = None
 
     def __repr__(self) -> str:
-        secret = {tls_file.field for tls_file in TLS_FILES}
-        shown = ", ".join(f"{field}={REDACTED if field in secret and value else value!r}"
-                          for field, value in zip(self._fields, self))
-        return f"RouteRequest({shown})"
+        return repr_hiding(self, {tls_file.field for tls_file in TLS_FILES})
 
     def tls_material(self) -> dict[str, str]:
         """`spec.tls` field -> PEM text, for the files given."""

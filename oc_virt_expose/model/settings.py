@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from oc_virt_expose.errors import UsageError
+from oc_virt_expose.model.records import repr_hiding
 
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0,
                    "h": 3600.0}
@@ -38,8 +39,7 @@ class ConnectionFlags(NamedTuple):
     as_uid: str | None = None
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self) if name != "token")
-        return f"ConnectionFlags({shown})"
+        return repr_hiding(self, ("token",))
 
 
 class DryRun(str, enum.Enum):

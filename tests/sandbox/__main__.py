@@ -22,13 +22,15 @@ line.
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import queue
 import signal
 import subprocess
 import sys
-import threading
 import traceback
 from pathlib import Path
 
+from tests.sandbox.kinds import DUMP_STACKS
 from tests.sandbox.launch import SEEDS, Launch, SandboxOptions, launch
 
 
@@ -61,9 +63,12 @@ def parse(argv: list[str] | None) -> tuple[SandboxOptions, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     options, timings = parse(argv)
-    stop = threading.Event()
+    # A handler runs between any two steps of the main thread, even inside another handler: it must take no lock
+    # (a second SIGTERM inside Event.set() deadlocked); SimpleQueue.put is reentrant, as its documentation says.
+    stop: queue.SimpleQueue[int] = queue.SimpleQueue()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda signum, _: stop.put(signum))
+    faulthandler.register(DUMP_STACKS, all_threads=True)  # where it is stuck, if it ever is (tests/sandbox/pool.py)
     launched: Launch | None = None
     try:
         launched = launch(options)
@@ -86,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         if timings and launched is not None:
             print("\n".join([*launched.timings.lines(), *launched.usage_lines()]), file=sys.stderr, flush=True)
     print(f"sandbox ready: KUBECONFIG={options.kubeconfig}", flush=True)
-    stop.wait()
+    stop.get()
     assert launched is not None
+    print("sandbox: stopping", file=sys.stderr, flush=True)
     launched.stop()
+    print("sandbox: stopped", file=sys.stderr, flush=True)
     return 0
 
 

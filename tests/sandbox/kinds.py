@@ -1,9 +1,17 @@
-"""The kinds of sandbox: what `python -m tests.sandbox` is started with. Apart from the rest of running.py, so that
-what only orders and groups tests by kind (tests/markers.py, tests/parallel.py) imports no cluster client."""
+"""The kinds of sandbox (what `python -m tests.sandbox` is started with), and the signs between a sandbox process
+and the tests (its ready mark, its stack dump). Apart from the rest of running.py, so that what only orders and
+groups tests by kind (tests/markers.py, tests/parallel.py) imports no cluster client."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
+
+DUMP_STACKS = signal.SIGUSR1
+"""On this signal a sandbox process writes every thread's stack to its stderr (its log): where it is stuck."""
+READY_MARK = "ready"
+"""A file in a starting sandbox's folder once its ready line is read (tests/sandbox/running.py), which the
+scheduler of tests/parallel.py waits on before it gives a worker the tests of that sandbox."""
 
 
 @dataclass(frozen=True)

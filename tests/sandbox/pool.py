@@ -9,7 +9,6 @@ stopped cleanly (exit code 0) and left nothing behind (tests/sandbox/footprint.p
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.sandbox.footprint import Footprint
-from tests.sandbox.kinds import SandboxKind
+from tests.sandbox.kinds import DUMP_STACKS, SandboxKind
 from tests.sandbox.manifests import SEED_NAMESPACE
 from tests.sandbox.running import RunningSandbox, StartingSandbox
 
@@ -96,16 +95,15 @@ class SandboxPool:
         return self.running[kind]
 
     def stop(self, kind: SandboxKind) -> None:
-        """Checks the sandbox of `kind` (see the module's documentation), then tells it to stop; the tests go on
-        while a thread waits for it to end and checks, at once (its ports may be taken again later), that it
-        left nothing behind."""
+        """Checks the sandbox of `kind` (see the module's documentation); then a thread tells it to stop (one
+        SIGTERM), waits for it to end and checks, at once (its ports may be taken again later), that it left
+        nothing behind, while the tests go on."""
         sandbox = self.running.pop(kind, None)
         if sandbox is None:
             return
         footprint = Footprint.of(sandbox)
         self.check(sandbox, "its nodes did not stay healthy", assert_nodes_stayed_healthy, sandbox)
         self.check(sandbox, "it did not hold what a sandbox holds", footprint.assert_held)
-        sandbox.process.send_signal(signal.SIGTERM)
         stopping = threading.Thread(target=self.check_stopped, args=(sandbox, footprint), daemon=True)
         stopping.start()
         self.stopping.append(stopping)
@@ -120,6 +118,8 @@ class SandboxPool:
         try:
             code = sandbox.stop()
         except subprocess.TimeoutExpired:
+            sandbox.process.send_signal(DUMP_STACKS)  # says in its log where it is stuck
+            time.sleep(1)  # a failure's diagnosis: the process gives no sign that it has written them
             sandbox.process.kill()
             self.problems.append(f"sandbox {sandbox.kind.name}: did not stop within a minute (see {sandbox.log})")
             return

@@ -24,7 +24,7 @@ from kubernetes.dynamic import DynamicClient
 
 from tests.sandbox import apiclient
 from tests.sandbox.audit import AuditLog, Marker, RequestCounter
-from tests.sandbox.kinds import SandboxKind
+from tests.sandbox.kinds import READY_MARK, SandboxKind
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -147,10 +147,10 @@ class RunningSandbox:
 
 class StartingSandbox:
     """A sandbox process launched and not yet ready; `wait()` returns it running. Launching several before
-    waiting on any starts them side by side."""
+    waiting on any starts them side by side. Once it is ready, its folder holds READY_MARK."""
 
     def __init__(self, directory: Path, kind: SandboxKind) -> None:
-        self.kind, self.started = kind, time.monotonic()
+        self.kind, self.started, self.directory = kind, time.monotonic(), directory
         self.kubeconfig, self.log = directory / "kubeconfig", directory / "sandbox.log"
         directory.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w") as stderr:
@@ -167,6 +167,7 @@ class StartingSandbox:
         for line in self.process.stdout:
             self.lines.append(line)
             if line.startswith(READY):
+                (self.directory / READY_MARK).touch()
                 break
         self.ready_at = time.monotonic()
         self.ready.set()  # also at the end of its output: it exited without being ready

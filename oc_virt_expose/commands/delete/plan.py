@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from oc_virt_expose.commands.delete.options import DeleteRequest
@@ -45,8 +44,7 @@ class Choice(NamedTuple):
     left: list[Object]
 
 
-@dataclass(frozen=True)
-class Unlabeling:
+class Unlabeling(NamedTuple):
     """One object's labels given back (a VM's template labels, a VMI's or a launcher pod's own)."""
 
     kind: ResourceKind | None

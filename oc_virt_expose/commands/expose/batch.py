@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from oc_virt_expose.access.client import Client
 from oc_virt_expose.access.kubeconfig import Connection
@@ -40,25 +40,24 @@ SEVERITY = (ExitCode.OK, ExitCode.NOT_SERVING, ExitCode.ERROR)
 """Exit codes from the best to the worst: the batch exits with the worst of its objects'."""
 
 
-@dataclass
 class Outcome:
-    """One object of the batch, as far as it got."""
+    """One object of the batch, as far as it got (each step fills in its part)."""
 
-    name: str
-    request: ExposeRequest
-    observed: Observed | None = None
-    plan: Plan | None = None
-    run: Run | None = None
-    service: Object | None = None
-    error: VirtExposeError | None = None
+    def __init__(self, name: str, request: ExposeRequest) -> None:
+        self.name = name
+        self.request = request
+        self.observed: Observed | None = None
+        self.plan: Plan | None = None
+        self.run: Run | None = None
+        self.service: Object | None = None
+        self.error: VirtExposeError | None = None
 
     @property
     def going(self) -> bool:
         return self.error is None
 
 
-@dataclass
-class Check:
+class Check(NamedTuple):
     """The verification of one object's Service."""
 
     outcome: Outcome

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from oc_virt_expose.commands.expose.options import ExposeRequest, RestartPolicy
 from oc_virt_expose.model import network, ports
@@ -34,8 +33,7 @@ class VMAction(str, enum.Enum):
     START = "start"
 
 
-@dataclass(frozen=True)
-class Observed:
+class Observed(NamedTuple):
     """What was read: the exposed object, the VM's running VMI and its pods, the Service of that name,
     and the namespace's NetworkPolicies (None: not readable)."""
 
@@ -50,20 +48,23 @@ class Observed:
         return self.vmi is not None
 
 
-@dataclass
 class Plan:
-    selector: SelectorPlan
-    ports: list[ports.ServicePort]
-    service: Object
-    """The Service to create, or the updated existing one (`--overwrite`)."""
-    service_action: ServiceAction
-    template_labels: dict[str, str] = field(default_factory=dict)
-    vmi_labels: dict[str, str] = field(default_factory=dict)
-    pod_labels: dict[str, dict[str, str]] = field(default_factory=dict)
-    vm_action: VMAction = VMAction.NONE
-    pending: str | None = None
-    """Why the VM will not serve when the run ends (labels only a restart can give, not allowed)."""
-    warnings: list[str] = field(default_factory=list)
+    """What the run will do; `make_plan` fills in the labels and the VM's action after the Service."""
+
+    def __init__(self, selector: SelectorPlan, service_ports: list[ports.ServicePort], service: Object,
+                 service_action: ServiceAction, warnings: list[str]) -> None:
+        self.selector = selector
+        self.ports = service_ports
+        self.service = service
+        """The Service to create, or the updated existing one (`--overwrite`)."""
+        self.service_action = service_action
+        self.template_labels: dict[str, str] = {}
+        self.vmi_labels: dict[str, str] = {}
+        self.pod_labels: dict[str, dict[str, str]] = {}
+        self.vm_action = VMAction.NONE
+        self.pending: str | None = None
+        """Why the VM will not serve when the run ends (labels only a restart can give, not allowed)."""
+        self.warnings = warnings
 
 
 def make_plan(options: ExposeRequest, observed: Observed) -> Plan:
@@ -79,7 +80,7 @@ def make_plan(options: ExposeRequest, observed: Observed) -> Plan:
     desired = build_service(options.service, options.resource, observed.target, selector.selector, service_ports)
     service_action, body = service_change(observed.service, desired, overwrite=options.overwrite)
     plan = Plan(selector, service_ports, body, service_action,
-                warnings=warnings + list(selector.warnings) + traffic_policy_warnings(options.service))
+                warnings + list(selector.warnings) + traffic_policy_warnings(options.service))
     _place_labels(plan, options, observed)
     targets = [network.guest_port(interface, port) for port in service_ports]
     plan.warnings += network.network_policy_warnings(

@@ -9,7 +9,6 @@ import re
 import socket
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +327,7 @@ def test_proxy_choice() -> None:
     assert proxy_for(https, "localhost", environ) == ""
     assert proxy_for(https, "x.internal", environ) == ""
     assert proxy_for(https, "10.1.2.3", environ) == ""
-    assert proxy_for(replace(https, proxy_url="http://p:1"), "localhost", environ) == "http://p:1"
+    assert proxy_for(https._replace(proxy_url="http://p:1"), "localhost", environ) == "http://p:1"
     assert _no_proxy("a.example.com", "example.com")
     assert _no_proxy("example.com", "example.com:443")
     assert not _no_proxy("example.com", ".example.com")

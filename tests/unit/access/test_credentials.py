@@ -9,7 +9,6 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -151,11 +150,11 @@ def test_exec_plugin_bad_answers(api: FakeAPI, pki: PKI, plugin: Callable, statu
 
 def test_exec_plugin_missing_or_failing(api: FakeAPI, pki: PKI, plugin: Callable) -> None:
     config, _log = plugin({"token": "t"})
-    missing = replace(config, command="no-such-plugin-here", install_hint="Install it:\n  brew install x")
+    missing = config._replace(command="no-such-plugin-here", install_hint="Install it:\n  brew install x")
     with Client(connect(api, pki, token="", exec=missing)) as client, pytest.raises(
             Exception, match=r"exec: executable no-such-plugin-here not found \(Install it: brew install x\)$"):
         client.get(VM)
-    failing = replace(config, args=("-c", "import sys; sys.exit(3)"))
+    failing = config._replace(args=("-c", "import sys; sys.exit(3)"))
     with Client(connect(api, pki, token="", exec=failing)) as client, pytest.raises(
             Exception, match="failed with exit code 3"):
         client.get(VM)
