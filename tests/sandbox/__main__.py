@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import queue
+import os
 import signal
 import subprocess
 import sys
@@ -61,13 +61,22 @@ def parse(argv: list[str] | None) -> tuple[SandboxOptions, bool]:
                           route_api=args.route_api), args.timings
 
 
+def stop_signals() -> int:
+    """A pipe's read end that gets a byte for each SIGINT or SIGTERM: Python's own C handler writes the signal's
+    number to it (`signal.set_wakeup_fd`) on whichever thread the signal lands. A Python handler that sets an
+    Event instead hung the sandbox: it runs in the main thread between two of its steps, even inside the first
+    handler when a second signal comes, and there waited for the Event's lock that the main thread held."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)  # a handler of Python's (not the default, which ends the process)
+    return read_end
+
+
 def main(argv: list[str] | None = None) -> int:
     options, timings = parse(argv)
-    # A handler runs between any two steps of the main thread, even inside another handler: it must take no lock
-    # (a second SIGTERM inside Event.set() deadlocked); SimpleQueue.put is reentrant, as its documentation says.
-    stop: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, _: stop.put(signum))
+    stop = stop_signals()
     faulthandler.register(DUMP_STACKS, all_threads=True)  # where it is stuck, if it ever is (tests/sandbox/pool.py)
     launched: Launch | None = None
     try:
@@ -91,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if timings and launched is not None:
             print("\n".join([*launched.timings.lines(), *launched.usage_lines()]), file=sys.stderr, flush=True)
     print(f"sandbox ready: KUBECONFIG={options.kubeconfig}", flush=True)
-    stop.get()
+    os.read(stop, 1)  # until SIGINT or SIGTERM (at once if one came during the start)
     assert launched is not None
     print("sandbox: stopping", file=sys.stderr, flush=True)
     launched.stop()
