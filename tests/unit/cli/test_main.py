@@ -89,7 +89,7 @@ RUNS = [["vm", "x", "--port", "80"], ["list"], ["delete", "vm", "x"]]
 @pytest.mark.parametrize("argv", RUNS, ids=[" ".join(a) for a in RUNS])
 def test_a_run_imports_no_dataclasses(run_plugin: FreshRun, tmp_path: Path, argv: list[str]) -> None:
     """A run's start-up: the records are NamedTuples (oc_virt_expose/model/records.py), so no command imports
-    dataclasses and with it inspect (a sixth of a run's CPU when it did). Here the run gets as far as a
+    dataclasses and with it inspect (~25 ms of CPU a run when they did). Here the run gets as far as a
     server that refuses the connection."""
     with socket.socket() as unlistened:  # bound, not listening: connecting is refused
         unlistened.bind(("127.0.0.1", 0))
